@@ -1,0 +1,1 @@
+"""The analytics store: the sink that writes facts, the relations, queries, ``smsradar sql``."""

@@ -1,0 +1,270 @@
+"""The receiver's ASGI app: one route per provider endpoint plus health and metrics."""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from receiver.metrics import ReceiverMetrics
+from receiver.openapi import openapi_document
+from receiver.publisher import Publisher, PublishUnavailable, Record
+from smsradar.model import message_key
+from smsradar.providers import ADAPTERS
+from smsradar.providers.base import Adapter, Endpoint, Webhook, WebhookValidationError
+from smsradar.settings import Settings
+
+log = logging.getLogger("smsradar.receiver")
+
+Handler = Callable[[Request], Awaitable[Response]]
+
+
+class Rejection(Exception):
+    """A request answered with an error status; ``reason`` labels the metric and the log."""
+
+    def __init__(
+        self, status: int, reason: str, detail: str, errors: list[dict[str, str]] | None = None
+    ) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.reason = reason
+        self.detail = detail
+        self.errors = errors
+
+    def response(self, headers: dict[str, str] | None = None) -> JSONResponse:
+        body: dict[str, Any] = {"error": self.reason, "detail": self.detail}
+        if self.errors is not None:
+            body["errors"] = self.errors
+        return JSONResponse(body, status_code=self.status, headers=headers)
+
+
+def _is_json(content_type: str) -> bool:
+    media_type = content_type.split(";", 1)[0].strip().lower()
+    return media_type == "application/json" or (
+        media_type.startswith("application/") and media_type.endswith("+json")
+    )
+
+
+class WebhookHandler:
+    """Turns one provider endpoint's requests into acknowledged Kafka records."""
+
+    def __init__(
+        self,
+        adapter: Adapter,
+        endpoint: Endpoint,
+        settings: Settings,
+        publisher: Publisher,
+        metrics: ReceiverMetrics,
+    ) -> None:
+        self.adapter = adapter
+        self.endpoint = endpoint
+        self.settings = settings
+        self.publisher = publisher
+        self.metrics = metrics
+        token = settings.webhook_token
+        self._token = token.get_secret_value().encode() if token else None
+
+    async def __call__(self, request: Request) -> Response:
+        request_id = uuid.uuid4().hex
+        received_at = datetime.now(UTC)
+        try:
+            self._authenticate(request)
+            body = await self._read_body(request)
+            webhooks = await self._validate(body, request_id, received_at)
+            await self._publish(webhooks, request_id, received_at)
+        except Rejection as rejection:
+            return self._reject(rejection, request_id)
+        for webhook in webhooks:
+            self.metrics.accepted.labels(self.adapter.name, webhook.kind).inc()
+            if webhook.unknown_code is not None:
+                self.metrics.unknown_codes.labels(self.adapter.name, webhook.unknown_code).inc()
+        return JSONResponse(
+            {
+                "request_id": request_id,
+                "provider": self.adapter.name,
+                "accepted": len(webhooks),
+                "kinds": sorted({w.kind for w in webhooks}),
+            },
+            status_code=202,
+        )
+
+    def _authenticate(self, request: Request) -> None:
+        if self._token is None:
+            return
+        given = request.query_params.get("token", "").encode()
+        if not hmac.compare_digest(given, self._token):
+            raise Rejection(401, "unauthorized", "missing or wrong ?token=")
+
+    async def _read_body(self, request: Request) -> bytes:
+        if not _is_json(request.headers.get("content-type", "")):
+            raise Rejection(415, "unsupported_media_type", "Content-Type must be application/json")
+        limit = self.settings.max_body_bytes
+        declared = request.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > limit:
+            raise Rejection(413, "too_large", f"body over {limit} bytes")
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise Rejection(413, "too_large", f"body over {limit} bytes")
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+    async def _validate(self, body: bytes, request_id: str, received_at: datetime) -> list[Webhook]:
+        try:
+            decoded = orjson.loads(body)
+        except orjson.JSONDecodeError as exc:
+            rejection = Rejection(400, "malformed_json", f"body is not valid JSON: {exc}")
+            await self._dead_letter(body, rejection, request_id, received_at)
+            raise rejection from None
+        try:
+            return self.endpoint.parse(decoded)
+        except WebhookValidationError as exc:
+            errors = [{"loc": e.loc, "msg": e.msg} for e in exc.errors]
+            rejection = Rejection(422, "invalid_schema", f"not a valid webhook: {exc}", errors)
+            await self._dead_letter(body, rejection, request_id, received_at)
+            raise rejection from None
+
+    async def _publish(
+        self, webhooks: list[Webhook], request_id: str, received_at: datetime
+    ) -> None:
+        received = received_at.isoformat()
+        records = [
+            Record(
+                topic=self.settings.webhook_topic(self.adapter.name, webhook.kind),
+                key=message_key(self.adapter.name, webhook.message_id).encode(),
+                value=orjson.dumps(
+                    {
+                        "provider": self.adapter.name,
+                        "kind": webhook.kind,
+                        "request_id": request_id,
+                        "index": index,
+                        "received_at": received,
+                        "payload": webhook.payload,
+                    }
+                ),
+            )
+            for index, webhook in enumerate(webhooks)
+        ]
+        await self._send(records)
+
+    async def _dead_letter(
+        self, body: bytes, rejection: Rejection, request_id: str, received_at: datetime
+    ) -> None:
+        """Keep the raw body of a rejected webhook, so nothing a gateway sent is lost."""
+        headers = [
+            ("source", b"receiver"),
+            ("provider", self.adapter.name.encode()),
+            ("route", self.endpoint.path.encode()),
+            ("request_id", request_id.encode()),
+            ("received_at", received_at.isoformat().encode()),
+            ("status", str(rejection.status).encode()),
+            ("reason", rejection.reason.encode()),
+            ("errors", orjson.dumps(rejection.errors or [])),
+        ]
+        record = Record(self.settings.deadletter_topic, request_id.encode(), body, headers)
+        await self._send([record])
+
+    async def _send(self, records: list[Record]) -> None:
+        with self.metrics.publish_latency.time():
+            try:
+                await self.publisher.publish(records)
+            except PublishUnavailable as exc:
+                raise Rejection(503, "broker_unavailable", str(exc)) from None
+
+    def _reject(self, rejection: Rejection, request_id: str) -> Response:
+        self.metrics.rejected.labels(self.adapter.name, rejection.reason).inc()
+        log.warning(
+            "webhook rejected",
+            extra={
+                "request_id": request_id,
+                "provider": self.adapter.name,
+                "route": self.endpoint.path,
+                "status": rejection.status,
+                "reason": rejection.reason,
+                "detail": rejection.detail[:300],
+            },
+        )
+        headers = None
+        if rejection.status == 503:
+            headers = {"Retry-After": str(self.settings.retry_after_s)}
+        return rejection.response(headers)
+
+
+def create_app(
+    settings: Settings,
+    publisher: Publisher,
+    lifespan: Callable[[Starlette], Any] | None = None,
+) -> Starlette:
+    """The receiver app. ``lifespan`` starts and stops the publisher when it needs it."""
+    metrics = ReceiverMetrics()
+    routes = [
+        Route(
+            endpoint.path,
+            WebhookHandler(adapter, endpoint, settings, publisher, metrics),
+            methods=["POST"],
+        )
+        for adapter in ADAPTERS.values()
+        for endpoint in adapter.endpoints
+    ]
+    openapi = orjson.dumps(openapi_document(list(ADAPTERS.values())))
+
+    async def healthz(_: Request) -> Response:
+        return JSONResponse({"status": "ok"})
+
+    async def readyz(_: Request) -> Response:
+        if await publisher.ready():
+            return JSONResponse({"status": "ready", "broker": "reachable"})
+        return JSONResponse({"status": "not ready", "broker": "unreachable"}, status_code=503)
+
+    async def metrics_endpoint(_: Request) -> Response:
+        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    async def openapi_endpoint(_: Request) -> Response:
+        return Response(openapi, media_type="application/json")
+
+    routes += [
+        Route("/healthz", healthz),
+        Route("/readyz", readyz),
+        Route("/metrics", metrics_endpoint),
+        Route("/openapi.json", openapi_endpoint),
+    ]
+    app = Starlette(routes=routes, lifespan=lifespan)
+    app.state.metrics = metrics
+    return app
+
+
+def kafka_app(settings: Settings) -> Starlette:
+    """The production app: publishes to Kafka, connecting in the background if need be."""
+    from receiver.publisher import KafkaPublisher
+
+    topics = [settings.deadletter_topic] + [
+        settings.webhook_topic(adapter.name, kind)
+        for adapter in ADAPTERS.values()
+        for kind in adapter.kinds
+    ]
+    publisher = KafkaPublisher(settings, topics)
+
+    @asynccontextmanager
+    async def lifespan(_: Starlette) -> AsyncIterator[None]:
+        if settings.webhook_token is None:
+            log.warning("SMSRADAR_WEBHOOK_TOKEN is not set: webhook routes accept anyone")
+        await publisher.start()
+        try:
+            yield
+        finally:
+            await publisher.stop()
+
+    return create_app(settings, publisher, lifespan)

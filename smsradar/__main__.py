@@ -1,0 +1,3 @@
+from smsradar.cli import main
+
+main()

@@ -1,0 +1,21 @@
+"""The gateway adapters, by provider name.
+
+Adding a gateway: write ``smsradar/providers/<name>.py`` building an ``Adapter`` (its
+endpoints and pydantic schemas, ``normalize`` into canonical events, code meanings),
+add it to ``ADAPTERS`` below, put its documented example payloads under
+``tests/fixtures/<name>/`` and its tests under ``tests/providers/``. Routes, topics and the
+OpenAPI description follow from this registry.
+"""
+
+from __future__ import annotations
+
+from smsradar.providers import smsgateway24, smstools
+from smsradar.providers.base import Adapter
+
+ADAPTERS: dict[str, Adapter] = {
+    adapter.name: adapter for adapter in (smsgateway24.ADAPTER, smstools.ADAPTER)
+}
+
+
+def adapter_for(name: str) -> Adapter:
+    return ADAPTERS[name]

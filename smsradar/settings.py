@@ -1,0 +1,122 @@
+"""The one settings object. Every value comes from a ``SMSRADAR_*`` variable or ``.env``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ENV_PREFIX = "SMSRADAR_"
+
+
+class SettingsError(Exception):
+    """A setting has a bad value; the message is one line naming the variable."""
+
+
+def _check_zone(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError(f"unknown time zone {value!r}") from exc
+    return value
+
+
+class Settings(BaseSettings):
+    """All of smsradar's settings; the README lists each with its default."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX, env_file=".env", extra="ignore", frozen=True
+    )
+
+    # Where the analytics store and other state live.
+    data_dir: Path = Path("data")
+
+    # Kafka. Unset bootstrap means: start the embedded broker (Tansu) on embedded_broker_port.
+    kafka_bootstrap: str | None = None
+    embedded_broker_port: int = Field(default=19092, ge=0, le=65535)
+    # None = automatic: on for an external Kafka, off for the embedded broker (it lacks
+    # InitProducerId). Correctness never depends on it: the pipeline de-duplicates by event_id.
+    kafka_idempotence: bool | None = None
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    kafka_sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = None
+    kafka_sasl_username: str | None = None
+    kafka_sasl_password: SecretStr | None = None
+    kafka_ssl_cafile: Path | None = None
+    topic_prefix: str = Field(default="smsradar", pattern=r"^[A-Za-z0-9._-]+$")
+    topic_partitions: int = Field(default=4, ge=1)
+    topic_replication: int = Field(default=1, ge=1)
+
+    # Receiver.
+    receiver_host: str = "127.0.0.1"
+    receiver_port: int = Field(default=8080, ge=0, le=65535)
+    webhook_token: SecretStr | None = None
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1)
+    publish_timeout_s: float = Field(default=5.0, gt=0)
+    retry_after_s: int = Field(default=5, ge=1)
+
+    # Stream processing.
+    app_id: str = Field(default="smsradar", pattern=r"^[A-Za-z0-9._-]+$")
+    table_store: str = Field(default="memory://", pattern=r"^(memory|rocksdb)://")
+    failure_window_s: int = Field(default=60, ge=1)
+    # Outcomes may arrive this late (event time, behind the newest window) and still count.
+    failure_window_lateness_s: int = Field(default=6 * 3600, ge=0)
+    # Events stamped further than this after their arrival are dead-lettered (broken clocks).
+    max_clock_skew_s: int = Field(default=24 * 3600, ge=0)
+
+    # Dashboard.
+    dashboard_port: int = Field(default=8501, ge=0, le=65535)
+
+    # How naive provider timestamps are read (IANA zone names).
+    smsgateway24_timezone: str = "UTC"
+    smstools_timezone: str = "Europe/Brussels"
+    # Region assumed for national-format numbers without a country code.
+    default_region: str = Field(default="BE", pattern=r"^[A-Z]{2}$")
+
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_format: Literal["json", "text"] = "json"
+
+    _check_zones = field_validator("smsgateway24_timezone", "smstools_timezone")(_check_zone)
+
+    @property
+    def embedded_broker(self) -> bool:
+        return self.kafka_bootstrap is None
+
+    @property
+    def bootstrap_servers(self) -> str:
+        return self.kafka_bootstrap or f"127.0.0.1:{self.embedded_broker_port}"
+
+    @property
+    def producer_idempotence(self) -> bool:
+        if self.kafka_idempotence is None:
+            return not self.embedded_broker
+        return self.kafka_idempotence
+
+    def timezone_for(self, provider: str) -> ZoneInfo:
+        """The zone naive timestamps of ``provider`` are read in (UTC if it has no setting)."""
+        return ZoneInfo(str(getattr(self, f"{provider}_timezone", "UTC")))
+
+    @property
+    def deadletter_topic(self) -> str:
+        return f"{self.topic_prefix}.deadletter"
+
+    def fact_topic(self, relation: str) -> str:
+        return f"{self.topic_prefix}.facts.{relation}"
+
+    def webhook_topic(self, provider: str, kind: str) -> str:
+        return f"{self.topic_prefix}.webhooks.{provider}.{kind}"
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read settings from the environment; raise SettingsError with a one-line message."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        field = str(error["loc"][0]) if error["loc"] else "?"
+        raise SettingsError(
+            f"invalid setting {ENV_PREFIX}{field.upper()}: {error['msg']}"
+            f" (got {error.get('input')!r})"
+        ) from None

@@ -1,0 +1,1 @@
+"""The stream processors: webhooks -> canonical events -> per-message facts and windows."""

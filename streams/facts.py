@@ -1,0 +1,99 @@
+"""The fact records the stream publishes; their JSON schemas are the contract with the sink.
+
+Every fact is a pure function of the distinct events seen so far (no processing-time
+fields), so a replay after a crash re-emits byte-identical facts under the same keys.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict
+
+from smsradar.model import ErrorCategory, Status
+
+
+class Fact(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class MessageFact(Fact):
+    """Latest state of one outbound message. Key: ``provider:message_id``."""
+
+    provider: str
+    message_id: str
+    status: Status
+    provider_status: str
+    error_category: ErrorCategory | None
+    error_code: str | None
+    is_terminal: bool
+    device_id: str | None
+    sim: str | None
+    recipient: str | None
+    recipient_country: str | None
+    created_at: datetime
+    sent_at: datetime | None
+    delivered_at: datetime | None
+    failed_at: datetime | None
+    read_at: datetime | None
+    outcome_at: datetime | None  # when the terminal outcome happened (failure-rate window)
+    queue_latency_s: float | None
+    delivery_latency_s: float | None
+    total_latency_s: float | None
+    events: int
+    last_event_at: datetime
+
+
+class StatusEventFact(Fact):
+    """One distinct status event. Key: ``event_id``."""
+
+    event_id: str
+    provider: str
+    message_id: str
+    direction: str
+    status: Status
+    provider_status: str
+    provider_status_known: bool
+    error_category: ErrorCategory | None
+    error_code: str | None
+    event_time: datetime
+    received_at: datetime
+    device_id: str | None
+    sim: str | None
+
+
+class InboundFact(Fact):
+    """One distinct incoming SMS. Key: ``provider:message_id``."""
+
+    event_id: str
+    provider: str
+    message_id: str
+    sender: str | None
+    recipient: str | None
+    device_id: str | None
+    sim: str | None
+    received_at: datetime  # when the gateway received it
+    sent_at: datetime | None  # when the sender's phone sent it, where the gateway says
+    reply_to_message_id: str | None
+    body_length: int | None
+
+
+class FailureRateFact(Fact):
+    """Outcome counts of one window × dimension value, as seen by one source partition.
+
+    Key: ``window_start|dimension|dimension_value|partition``. A message lives on one
+    partition, so summing the partitions' latest values gives the window's counts.
+    """
+
+    window_start: datetime
+    window_end: datetime
+    dimension: str
+    dimension_value: str
+    partition: int
+    delivered: int
+    failed: int
+    unknown: int
+    total: int
+    # failed / (delivered + failed); None without decided outcomes and for error_category
+    # rows, which count failures only.
+    failure_rate: float | None

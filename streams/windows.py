@@ -1,0 +1,95 @@
+"""Tumbling failure-rate windows by outcome time, per dimension.
+
+A message counts once, in the window of its terminal outcome, under each dimension value
+it has. When its outcome changes (a late report, a gateway correcting itself) its old
+contribution is taken back and the new one added, so counts always equal a recount of
+the messages' current outcomes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from streams.facts import FailureRateFact, MessageFact
+from streams.state import DELIVERED, FAILED, UNKNOWN, Outcome
+
+DIMENSIONS = ("overall", "provider", "device", "sim", "country", "error_category")
+_SLOT = {DELIVERED: 0, FAILED: 1, UNKNOWN: 2}
+_SEPARATOR = "\x1f"
+
+# window entry: "dimension<US>value" -> [delivered, failed, unknown]
+WindowEntry = dict[str, list[int]]
+
+
+@dataclass(frozen=True)
+class Contribution:
+    window_start: datetime
+    kind: str
+    dimension_values: tuple[tuple[str, str], ...]
+
+
+def window_start(at: datetime, window_s: int) -> datetime:
+    epoch = int(at.timestamp())
+    return datetime.fromtimestamp(epoch - epoch % window_s, tz=UTC)
+
+
+def contribution(fact: MessageFact, outcome: Outcome | None, window_s: int) -> Contribution | None:
+    if outcome is None:
+        return None
+    values: list[tuple[str, str]] = [("overall", "all"), ("provider", fact.provider)]
+    if fact.device_id is not None:
+        values.append(("device", fact.device_id))
+        if fact.sim is not None:
+            values.append(("sim", f"{fact.device_id}/{fact.sim}"))
+    values.append(("country", fact.recipient_country or "unknown"))
+    if outcome.kind == FAILED:
+        category = outcome.error_category.value if outcome.error_category else "unspecified"
+        values.append(("error_category", category))
+    return Contribution(window_start(outcome.at, window_s), outcome.kind, tuple(values))
+
+
+def apply(entry: WindowEntry, change: Contribution, sign: int) -> list[tuple[str, str]]:
+    """Add (sign=1) or take back (sign=-1) a contribution; returns the values touched."""
+    slot = _SLOT[change.kind]
+    for dimension, value in change.dimension_values:
+        counts = entry.setdefault(f"{dimension}{_SEPARATOR}{value}", [0, 0, 0])
+        counts[slot] += sign
+    return list(change.dimension_values)
+
+
+def facts_for(
+    entry: WindowEntry,
+    start: datetime,
+    window_s: int,
+    partition: int,
+    touched: Iterable[tuple[str, str]],
+) -> list[FailureRateFact]:
+    facts = []
+    for dimension, value in dict.fromkeys(touched):
+        delivered, failed, unknown = entry.get(f"{dimension}{_SEPARATOR}{value}", [0, 0, 0])
+        # Error-category rows count failures only: a rate of their own would always be 1,
+        # and their share of the window's outcomes is a query over the overall row.
+        decided = 0 if dimension == "error_category" else delivered + failed
+        facts.append(
+            FailureRateFact(
+                window_start=start,
+                window_end=start + timedelta(seconds=window_s),
+                dimension=dimension,
+                dimension_value=value,
+                partition=partition,
+                delivered=delivered,
+                failed=failed,
+                unknown=unknown,
+                total=delivered + failed + unknown,
+                failure_rate=failed / decided if decided else None,
+            )
+        )
+    return facts
+
+
+def fact_key(fact: FailureRateFact) -> str:
+    return (
+        f"{fact.window_start.isoformat()}|{fact.dimension}|{fact.dimension_value}|{fact.partition}"
+    )

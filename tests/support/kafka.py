@@ -1,0 +1,68 @@
+"""Read topics back with a plain aiokafka consumer."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+
+@dataclass(frozen=True)
+class ConsumedRecord:
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes
+    headers: dict[str, bytes]
+
+
+async def _read_all(
+    bootstrap: str, topics: list[str], expected: int | None, timeout_s: float
+) -> list[ConsumedRecord]:
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, enable_auto_commit=False, auto_offset_reset="earliest"
+    )
+    await consumer.start()
+    records: list[ConsumedRecord] = []
+    try:
+        partitions = [
+            TopicPartition(topic, p)
+            for topic in topics
+            for p in (consumer.partitions_for_topic(topic) or await _partitions(consumer, topic))
+        ]
+        if not partitions:
+            return records
+        consumer.assign(partitions)
+        await consumer.seek_to_beginning(*partitions)
+        end_offsets = await consumer.end_offsets(partitions)
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            batch = await consumer.getmany(timeout_ms=200, max_records=5000)
+            for tp_records in batch.values():
+                records.extend(
+                    ConsumedRecord(r.topic, r.partition, r.offset, r.key, r.value, dict(r.headers))
+                    for r in tp_records
+                )
+            caught_up = all(await consumer.position(tp) >= end for tp, end in end_offsets.items())
+            if expected is None and caught_up:
+                break
+            if expected is not None and len(records) >= expected:
+                break
+    finally:
+        await consumer.stop()
+    return records
+
+
+async def _partitions(consumer: AIOKafkaConsumer, topic: str) -> set[int]:
+    await consumer._client.force_metadata_update()  # learn topics created since start
+    return consumer.partitions_for_topic(topic) or set()
+
+
+def read_topics(
+    bootstrap: str, topics: list[str], expected: int | None = None, timeout_s: float = 15.0
+) -> list[ConsumedRecord]:
+    """Every record on ``topics`` (up to the end offsets at start, or ``expected`` records)."""
+    return asyncio.run(_read_all(bootstrap, topics, expected, timeout_s))
