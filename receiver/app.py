@@ -75,7 +75,7 @@ class WebhookHandler:
         token = settings.webhook_token
         self._token = token.get_secret_value().encode() if token else None
 
-    async def __call__(self, request: Request) -> Response:
+    async def handle(self, request: Request) -> Response:
         request_id = uuid.uuid4().hex
         received_at = datetime.now(UTC)
         try:
@@ -213,7 +213,7 @@ def create_app(
     routes = [
         Route(
             endpoint.path,
-            WebhookHandler(adapter, endpoint, settings, publisher, metrics),
+            WebhookHandler(adapter, endpoint, settings, publisher, metrics).handle,
             methods=["POST"],
         )
         for adapter in ADAPTERS.values()

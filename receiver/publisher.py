@@ -10,7 +10,11 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from aiokafka import AIOKafkaProducer
-from aiokafka.errors import KafkaError
+from aiokafka.errors import (
+    ClusterAuthorizationFailedError,
+    KafkaError,
+    TopicAuthorizationFailedError,
+)
 
 from smsradar.kafka import ensure_topics, make_producer
 from smsradar.settings import Settings
@@ -49,6 +53,7 @@ class KafkaPublisher:
         self._timeout_s = settings.publish_timeout_s
         self._producer: AIOKafkaProducer | None = None
         self._connect_task: asyncio.Task[None] | None = None
+        self._topics_checked = False
 
     async def start(self) -> None:
         self._connect_task = asyncio.create_task(self._connect_until_up())
@@ -62,19 +67,29 @@ class KafkaPublisher:
             producer = make_producer(self._settings)
             try:
                 await producer.start()
+                await self._ensure_topics()
             except KafkaError as exc:
                 await producer.stop()
                 log.warning("broker unreachable, retrying", extra={"error": str(exc)})
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 5.0)
                 continue
-            try:
-                await ensure_topics(self._settings, {topic: {} for topic in self._topics})
-            except KafkaError as exc:  # e.g. no permission: topics may be auto-created
-                log.warning("could not create topics", extra={"error": str(exc)})
             self._producer = producer
             log.info("connected to broker", extra={"bootstrap": self._settings.bootstrap_servers})
             return
+
+    async def _ensure_topics(self) -> None:
+        """Create missing topics with the configured partition count.
+
+        Also run after the broker was unreachable: an embedded broker restarted with empty
+        memory would otherwise acknowledge writes to topics it no longer has.
+        """
+        try:
+            await ensure_topics(self._settings, {topic: {} for topic in self._topics})
+        except (ClusterAuthorizationFailedError, TopicAuthorizationFailedError) as exc:
+            # Not ours to create: the operator creates them (README, Deployment).
+            log.warning("not allowed to create topics", extra={"error": str(exc)})
+        self._topics_checked = True
 
     async def stop(self) -> None:
         if self._connect_task is not None and not self._connect_task.done():
@@ -91,12 +106,15 @@ class KafkaPublisher:
             raise PublishUnavailable("not connected to the broker yet")
         try:
             async with asyncio.timeout(self._timeout_s):
+                if not self._topics_checked:
+                    await self._ensure_topics()
                 sends = [
                     await producer.send(r.topic, r.value, key=r.key, headers=r.headers)
                     for r in records
                 ]
                 await asyncio.gather(*sends)
         except (TimeoutError, KafkaError) as exc:
+            self._topics_checked = False
             raise PublishUnavailable(f"broker did not acknowledge: {exc!r}") from exc
 
     async def ready(self) -> bool:
@@ -105,6 +123,9 @@ class KafkaPublisher:
             return False
         try:
             async with asyncio.timeout(2.0):
-                return bool(await producer.client.fetch_all_metadata())
+                await producer.client.fetch_all_metadata()
+                if not self._topics_checked:
+                    await self._ensure_topics()
+                return True
         except (TimeoutError, KafkaError):
             return False

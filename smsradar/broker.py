@@ -92,6 +92,11 @@ class EmbeddedBroker:
     def running(self) -> bool:
         return self._process is not None and self._process.poll() is None
 
+    def terminate(self) -> None:
+        """Ask the broker to stop without waiting (safe from a signal handler)."""
+        if self._process is not None and self._process.poll() is None:
+            self._process.terminate()
+
     def wait(self) -> int:
         assert self._process is not None
         return self._process.wait()

@@ -137,9 +137,10 @@ def broker(settings: Settings, port: int | None) -> None:
     click.echo(f"broker: {embedded.bootstrap}", err=False)
 
     def stop(*_: object) -> None:
-        embedded.stop()
+        embedded.terminate()  # the main thread's wait() then returns
 
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGTERM, stop)
     code = embedded.wait()
+    embedded.stop()
     logging.getLogger(__name__).info("broker stopped", extra={"code": code})

@@ -60,7 +60,11 @@ def lifecycles(draw: st.DrawFn) -> list[CanonicalEvent]:
         }
         at = start
         steps = draw(
-            st.lists(st.sampled_from([Status.PENDING, Status.QUEUED, Status.SENT]), min_size=1, max_size=3)
+            st.lists(
+                st.sampled_from([Status.PENDING, Status.QUEUED, Status.SENT]),
+                min_size=1,
+                max_size=3,
+            )
         )
         for status in steps:
             at += timedelta(seconds=draw(st.integers(0, 90)))

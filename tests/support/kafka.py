@@ -46,7 +46,9 @@ async def _read_all(
                     ConsumedRecord(r.topic, r.partition, r.offset, r.key, r.value, dict(r.headers))
                     for r in tp_records
                 )
-            caught_up = all(await consumer.position(tp) >= end for tp, end in end_offsets.items())
+            caught_up = True
+            for tp, end in end_offsets.items():
+                caught_up = caught_up and await consumer.position(tp) >= end
             if expected is None and caught_up:
                 break
             if expected is not None and len(records) >= expected:

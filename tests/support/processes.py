@@ -27,7 +27,8 @@ class ManagedProcess:
         return self.process.pid
 
     def output(self) -> str:
-        self._log.flush()
+        if not self._log.closed:
+            self._log.flush()
         return self.log_path.read_text(errors="replace")
 
     def wait_until(self, check: Callable[[], bool], timeout_s: float, what: str) -> None:
