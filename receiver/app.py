@@ -42,8 +42,12 @@ class Rejection(Exception):
         self.detail = detail
         self.errors = errors
 
-    def response(self, headers: dict[str, str] | None = None) -> JSONResponse:
-        body: dict[str, Any] = {"error": self.reason, "detail": self.detail}
+    def response(self, request_id: str, headers: dict[str, str] | None = None) -> JSONResponse:
+        body: dict[str, Any] = {
+            "error": self.reason,
+            "detail": self.detail,
+            "request_id": request_id,
+        }
         if self.errors is not None:
             body["errors"] = self.errors
         return JSONResponse(body, status_code=self.status, headers=headers)
@@ -200,7 +204,7 @@ class WebhookHandler:
         headers = None
         if rejection.status == 503:
             headers = {"Retry-After": str(self.settings.retry_after_s)}
-        return rejection.response(headers)
+        return rejection.response(request_id, headers)
 
 
 def create_app(

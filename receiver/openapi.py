@@ -21,9 +21,10 @@ def openapi_document(adapters: list[Adapter]) -> dict[str, Any]:
     schemas: dict[str, Any] = {
         "Error": {
             "type": "object",
-            "required": ["error", "detail"],
+            "required": ["error", "detail", "request_id"],
             "properties": {
                 "error": {"type": "string"},
+                "request_id": {"type": "string"},
                 "detail": {"type": "string"},
                 "errors": {
                     "type": "array",

@@ -113,6 +113,85 @@ def receiver(settings: Settings, host: str | None, port: int | None) -> None:
 
 @main.command()
 @data_dir_option
+@click.option("--url", default=None, help="Receiver base URL [default http://127.0.0.1:8080].")
+@click.option("--rate", type=float, default=20.0, show_default=True, help="Requests per second.")
+@click.option("--duration", type=float, default=None, help="Stop after S seconds.")
+@click.option("--messages", type=int, default=None, help="Stop after N outbound messages.")
+@click.option("--seed", type=int, default=1, show_default=True, help="Same seed, same traffic.")
+@click.option(
+    "--spike",
+    "spikes",
+    multiple=True,
+    help="Failure spike, e.g. device=1003,rate=0.6,from=60,to=180 (seconds of simulated "
+    "time; dimension one of device, sim (device/sim), country, provider). Repeatable.",
+)
+@click.option(
+    "--invalid-rate",
+    type=float,
+    default=0.0,
+    show_default=True,
+    help="Share of extra malformed or schema-invalid requests.",
+)
+@click.option("--concurrency", type=int, default=16, show_default=True)
+@click.option(
+    "--truth",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Write each message's expected final facts here (JSON lines).",
+)
+def simulate(
+    settings: Settings,
+    url: str | None,
+    rate: float,
+    duration: float | None,
+    messages: int | None,
+    seed: int,
+    spikes: tuple[str, ...],
+    invalid_rate: float,
+    concurrency: int,
+    truth: Path | None,
+) -> None:
+    """Post realistic SMSGateway24 and Smstools webhook traffic over HTTP.
+
+    Per-message lifecycles with log-normal latencies, failures that differ by device, SIM
+    and country, inbound replies, ~2% duplicate and ~5% out-of-order deliveries. Runs
+    until Ctrl-C unless --duration or --messages is given.
+    """
+    from smsradar import simulator
+
+    try:
+        parsed_spikes = tuple(simulator.parse_spike(text) for text in spikes)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--spike") from None
+    traffic = simulator.TrafficConfig(
+        seed=seed,
+        rate=rate,
+        messages=messages,
+        invalid_rate=invalid_rate,
+        spikes=parsed_spikes,
+        smsgateway24_zone=settings.smsgateway24_timezone,
+        smstools_zone=settings.smstools_timezone,
+    )
+    token = settings.webhook_token.get_secret_value() if settings.webhook_token else None
+    posting = simulator.PostConfig(
+        url=url or f"http://{settings.receiver_host}:{settings.receiver_port}",
+        rate=rate,
+        duration_s=duration,
+        concurrency=concurrency,
+        token=token,
+    )
+    try:
+        result = simulator.run(traffic, posting, lambda line: click.echo(line, err=True))
+    except KeyboardInterrupt:
+        sys.exit(130)
+    if truth is not None:
+        simulator.write_jsonl(truth, result.messages, result.inbound)
+    statuses = dict(sorted(result.report.by_status.items()))
+    click.echo(f"done: {len(result.messages)} messages, responses {statuses}", err=True)
+
+
+@main.command()
+@data_dir_option
 def worker(settings: Settings) -> None:
     """Run a stream worker (Faust): webhooks -> per-message facts and failure-rate windows.
 

@@ -45,4 +45,6 @@ def configure_logging(level: str = "INFO", fmt: str = "json") -> None:
     root.handlers[:] = [handler]
     root.setLevel(level)
     # aiokafka logs every failed reconnect at ERROR; our own logs say what it means.
-    logging.getLogger("aiokafka").setLevel(max(logging.getLevelName(level), logging.WARNING))
+    quiet = max(logging.getLevelName(level), logging.WARNING)
+    logging.getLogger("aiokafka").setLevel(quiet)
+    logging.getLogger("httpx").setLevel(quiet)  # one line per simulated request otherwise

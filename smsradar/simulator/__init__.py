@@ -1,0 +1,50 @@
+"""``smsradar simulate``: realistic webhook traffic for every supported gateway, with truth."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from smsradar.simulator.poster import PostConfig, PostReport, post_all
+from smsradar.simulator.traffic import Spike, TrafficConfig, TrafficGenerator, parse_spike
+from smsradar.simulator.truth import InboundTruth, MessageTruth, write_jsonl
+
+
+@dataclass
+class SimulationResult:
+    report: PostReport
+    messages: list[MessageTruth]
+    inbound: list[InboundTruth]
+
+
+async def run_async(
+    traffic: TrafficConfig,
+    posting: PostConfig,
+    progress: Callable[[str], None] | None = None,
+) -> SimulationResult:
+    generator = TrafficGenerator(traffic)
+    report = await post_all(generator.webhooks(), posting, progress)
+    return SimulationResult(report, generator.messages, generator.inbound)
+
+
+def run(
+    traffic: TrafficConfig,
+    posting: PostConfig,
+    progress: Callable[[str], None] | None = None,
+) -> SimulationResult:
+    return asyncio.run(run_async(traffic, posting, progress))
+
+
+__all__ = [
+    "InboundTruth",
+    "MessageTruth",
+    "PostConfig",
+    "SimulationResult",
+    "Spike",
+    "TrafficConfig",
+    "parse_spike",
+    "run",
+    "run_async",
+    "write_jsonl",
+]

@@ -1,0 +1,166 @@
+"""Posting simulated webhooks over HTTP, paced, concurrent, retrying like a gateway."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+
+import httpx
+import orjson
+
+from smsradar.simulator.traffic import Webhook
+
+RETRIED_STATUSES = frozenset({429, 500, 502, 503, 504})
+
+
+@dataclass(frozen=True)
+class PostOutcome:
+    route: str
+    status: int  # 0: gave up on connection errors
+    request_id: str | None
+    objects: int
+    attempts: int
+    valid: bool
+
+
+@dataclass
+class PostReport:
+    outcomes: list[PostOutcome] = field(default_factory=list)
+    retries: int = 0
+    elapsed_s: float = 0.0
+
+    @property
+    def by_status(self) -> Counter[int]:
+        return Counter(o.status for o in self.outcomes)
+
+    @property
+    def accepted_objects(self) -> int:
+        return sum(o.objects for o in self.outcomes if o.status == 202)
+
+
+@dataclass(frozen=True)
+class PostConfig:
+    url: str = "http://127.0.0.1:8080"
+    rate: float = 20.0  # requests per second
+    duration_s: float | None = None
+    concurrency: int = 16
+    token: str | None = None
+    max_attempts: int = 8
+    max_backoff_s: float = 2.0
+
+
+async def post_all(
+    webhooks: Iterator[Webhook],
+    config: PostConfig,
+    progress: Callable[[str], None] | None = None,
+) -> PostReport:
+    report = PostReport()
+    params = {"token": config.token} if config.token else None
+    limits = httpx.Limits(max_connections=config.concurrency)
+    semaphore = asyncio.Semaphore(config.concurrency)
+    started = time.monotonic()
+    deadline = started + config.duration_s if config.duration_s else None
+    tasks: set[asyncio.Task[None]] = set()
+
+    async with httpx.AsyncClient(base_url=config.url, limits=limits, timeout=30.0) as client:
+
+        async def post(webhook: Webhook) -> None:
+            try:
+                report.outcomes.append(
+                    await _post_with_retries(client, webhook, params, config, report)
+                )
+            finally:
+                semaphore.release()
+
+        reporter = asyncio.create_task(_report_progress(report, started, progress))
+        try:
+            for sent, webhook in enumerate(webhooks):
+                now = time.monotonic()
+                if deadline is not None and now >= deadline:
+                    break
+                due = started + sent / config.rate
+                if due > now:
+                    await asyncio.sleep(due - now)
+                await semaphore.acquire()
+                task = asyncio.create_task(post(webhook))
+                tasks.add(task)
+                task.add_done_callback(tasks.discard)
+            if tasks:
+                await asyncio.gather(*tasks)
+        finally:
+            reporter.cancel()
+    report.elapsed_s = time.monotonic() - started
+    if progress:
+        progress(_progress_line(report, report.elapsed_s))
+    return report
+
+
+async def _post_with_retries(
+    client: httpx.AsyncClient,
+    webhook: Webhook,
+    params: dict[str, str] | None,
+    config: PostConfig,
+    report: PostReport,
+) -> PostOutcome:
+    content = webhook.body if isinstance(webhook.body, bytes) else orjson.dumps(webhook.body)
+    headers = {"content-type": "application/json"}
+    status = 0
+    for attempt in range(1, config.max_attempts + 1):
+        delay = min(config.max_backoff_s, 0.1 * 2**attempt)
+        try:
+            response = await client.post(
+                webhook.route, content=content, headers=headers, params=params
+            )
+        except httpx.TransportError:
+            status = 0
+        else:
+            status = response.status_code
+            if status not in RETRIED_STATUSES:
+                return PostOutcome(
+                    webhook.route,
+                    status,
+                    _request_id(response),
+                    webhook.objects,
+                    attempt,
+                    webhook.valid,
+                )
+            retry_after = response.headers.get("retry-after", "")
+            if retry_after.isdigit():
+                delay = min(config.max_backoff_s, float(retry_after))
+        if attempt < config.max_attempts:
+            report.retries += 1
+            await asyncio.sleep(delay)
+    return PostOutcome(
+        webhook.route, status, None, webhook.objects, config.max_attempts, webhook.valid
+    )
+
+
+def _request_id(response: httpx.Response) -> str | None:
+    try:
+        request_id = response.json().get("request_id")
+    except (ValueError, AttributeError):
+        return None
+    return str(request_id) if request_id else None
+
+
+async def _report_progress(
+    report: PostReport, started: float, progress: Callable[[str], None] | None
+) -> None:
+    if progress is None:
+        return
+    while True:
+        await asyncio.sleep(1.0)
+        progress(_progress_line(report, time.monotonic() - started))
+
+
+def _progress_line(report: PostReport, elapsed_s: float) -> str:
+    statuses = report.by_status
+    rejected = sum(n for status, n in statuses.items() if status != 202)
+    rate = len(report.outcomes) / elapsed_s if elapsed_s > 0 else 0.0
+    return (
+        f"posted {len(report.outcomes)} · accepted {statuses.get(202, 0)} · rejected {rejected}"
+        f" · retries {report.retries} · {rate:.0f} req/s"
+    )
