@@ -102,6 +102,11 @@ class Settings(BaseSettings):
     def deadletter_topic(self) -> str:
         return f"{self.topic_prefix}.deadletter"
 
+    @property
+    def events_topic(self) -> str:
+        """Canonical events, keyed by message: the normalize stage's output."""
+        return f"{self.topic_prefix}.events"
+
     def fact_topic(self, relation: str) -> str:
         return f"{self.topic_prefix}.facts.{relation}"
 

@@ -1,10 +1,11 @@
-"""The Faust app: one agent over every webhook topic, keyed by message at the receiver.
+"""The Faust app: normalize each webhook topic, then join every message's events.
 
-The receiver keys webhook records ``provider:message_id`` and every webhook topic has the
-same partition count, so a message's events arrive on one partition of one worker and
-no repartition (``group_by``) is needed. Table changelogs are written to the partition
-of the event being processed, so a worker that takes over a partition also takes over
-its state.
+    webhook topics --normalize--> events topic (key provider:message_id) --join--> fact topics
+
+The receiver already keys webhook records by message, and the events topic has the same
+partition count, so the normalize stage re-keys by the same key and a message's events
+meet on one partition of one worker. Table changelogs are written to the partition of
+the event being processed, so a worker that takes over a partition takes over its state.
 """
 
 from __future__ import annotations
@@ -16,7 +17,9 @@ import faust
 
 from smsradar.providers import ADAPTERS
 from smsradar.settings import Settings
-from streams.processor import Processor, Topics
+from streams.join import MessageJoiner
+from streams.normalize import Normalizer
+from streams.topics import Topics
 
 log = logging.getLogger("smsradar.streams")
 
@@ -54,43 +57,44 @@ def create_app(settings: Settings) -> faust.App:
         loghandlers=[],
     )
     partitions = settings.topic_partitions
-    source = app.topic(*webhook_topic_names(settings), partitions=partitions)
     topics = Topics.of(settings)
-
-    def fact_topic(name: str) -> faust.TopicT:
-        return app.topic(name, partitions=partitions, compacting=True)
-
     sinks: dict[str, Any] = {
-        topics.messages: fact_topic(topics.messages),
-        topics.status_events: fact_topic(topics.status_events),
-        topics.inbound: fact_topic(topics.inbound),
-        topics.failure_rates: fact_topic(topics.failure_rates),
-        topics.deadletter: app.topic(topics.deadletter, partitions=partitions),
+        name: app.topic(name, partitions=partitions, compacting=True) for name in topics.facts
     }
-    states = app.Table(
-        "message-state",
-        partitions=partitions,
-        key_serializer="json",
-        value_serializer="json",
-    )
-    window_entries = app.Table(
-        "failure-windows",
-        partitions=partitions,
-        key_serializer="json",
-        value_serializer="json",
-    )
+    sinks[topics.events] = app.topic(topics.events, partitions=partitions)
+    sinks[topics.deadletter] = app.topic(topics.deadletter, partitions=partitions)
 
     async def emit(topic: str, key: str, value: bytes, headers: dict[str, bytes] | None) -> None:
         await sinks[topic].send(key=key.encode(), value=value, headers=headers)
 
-    processor = Processor(settings, states, window_entries, emit)
+    normalizer = Normalizer(settings, emit)
+    for name in webhook_topic_names(settings):
+        app.agent(app.topic(name, partitions=partitions), name=f"normalize:{name}")(
+            _normalize_agent(normalizer)
+        )
 
-    @app.agent(source)
-    async def process(stream: faust.StreamT[bytes]) -> None:
+    json_schema = faust.Schema(key_serializer="json", value_serializer="json")
+    joiner = MessageJoiner(
+        settings,
+        app.Table("message-state", partitions=partitions, schema=json_schema),
+        app.Table("failure-windows", partitions=partitions, schema=json_schema),
+        emit,
+    )
+
+    @app.agent(sinks[topics.events], name="join")
+    async def join(stream: faust.StreamT[bytes]) -> None:
         async for event in stream.events():
-            await processor.handle(event.value, event.message.partition)
+            await joiner.handle(event.value, event.message.partition)
 
     return app
+
+
+def _normalize_agent(normalizer: Normalizer) -> Any:
+    async def normalize(stream: faust.StreamT[bytes]) -> None:
+        async for value in stream:
+            await normalizer.handle(value)
+
+    return normalize
 
 
 def _credentials(settings: Settings) -> Any:

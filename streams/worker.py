@@ -9,6 +9,7 @@ from streams.app import create_app
 
 
 def run_worker(settings: Settings) -> None:
+    (settings.data_dir / "streams").mkdir(parents=True, exist_ok=True)
     app = create_app(settings)
     worker = faust.Worker(
         app,

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from smsradar.model import CanonicalEvent, Direction, ErrorCategory, Status, make_event_id
 from smsradar.settings import Settings
-from streams.processor import Processor
+from streams.join import MessageJoiner
 
 T0 = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)
 OUTCOMES = [
@@ -85,11 +85,11 @@ def _final_facts(events: list[CanonicalEvent]) -> dict[tuple[str, str], Any]:
     async def emit(topic: str, key: str, value: bytes, headers: Any) -> None:
         latest[(topic, key)] = orjson.loads(value)
 
-    processor = Processor(Settings(), {}, {}, emit)
+    joiner = MessageJoiner(Settings(), {}, {}, emit)
 
     async def run() -> None:
         for event in events:
-            await processor.apply(event, partition=0)
+            await joiner.apply(event, partition=0)
 
     asyncio.run(run())
     # A window value whose messages all moved elsewhere reads 0; absent means the same.

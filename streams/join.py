@@ -1,99 +1,34 @@
-"""The per-event pipeline, free of Faust so it can be tested with plain dicts.
+"""Stage 2: canonical events -> per-message state -> facts.
 
-normalize -> check invariants -> fold into the message's state -> window counts -> facts.
-
-Every processed event re-emits the current facts it touches, even when it changed
-nothing (a duplicate): a worker that crashed after its table write but before its fact
-writes were flushed re-emits them when the events are replayed. Facts are keyed, so
-downstream keeps one row per key.
+Free of Faust so it can be tested with plain dicts: ``states`` and ``window_entries`` are
+Faust tables in the worker. Every processed event re-emits the current facts it touches,
+even when it changed nothing (a duplicate): a worker that crashed after its table write
+but before its fact writes were flushed re-emits them when the events are replayed.
+Facts are keyed, so downstream keeps one row per key.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Awaitable, Callable, MutableMapping
-from dataclasses import dataclass
+from collections.abc import MutableMapping
 from datetime import UTC, datetime, timedelta
-from functools import lru_cache
 from typing import Any
 
-import orjson
-import phonenumbers
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 
 from smsradar.model import CanonicalEvent, Direction
-from smsradar.providers import ADAPTERS
-from smsradar.providers.base import WebhookEnvelope
 from smsradar.settings import Settings
 from streams import windows
+from streams.country import CountryResolver
 from streams.facts import InboundFact, StatusEventFact
 from streams.state import EventRecord, MessageState
+from streams.topics import Emit, Topics, dead_letter, dump
 
 log = logging.getLogger("smsradar.streams")
 
-# Earliest event time accepted: anything before is a broken clock or a parse gone wrong.
-_EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
 
-
-class PoisonEvent(Exception):
-    """An event the pipeline cannot use; it goes to the dead-letter topic with the reason."""
-
-
-@dataclass(frozen=True)
-class Topics:
-    messages: str
-    status_events: str
-    inbound: str
-    failure_rates: str
-    deadletter: str
-
-    @classmethod
-    def of(cls, settings: Settings) -> Topics:
-        return cls(
-            messages=settings.fact_topic("messages"),
-            status_events=settings.fact_topic("status_events"),
-            inbound=settings.fact_topic("inbound_messages"),
-            failure_rates=settings.fact_topic("failure_rates"),
-            deadletter=settings.deadletter_topic,
-        )
-
-
-# (topic, key, value, headers)
-Emit = Callable[[str, str, bytes, dict[str, bytes] | None], Awaitable[None]]
-
-
-def _dump(fact: BaseModel) -> bytes:
-    return orjson.dumps(fact.model_dump(mode="json"))
-
-
-class CountryResolver:
-    """Destination country (ISO alpha-2) of a recipient number, via libphonenumber."""
-
-    def __init__(self, default_region: str) -> None:
-        self.default_region = default_region
-        self.resolve = lru_cache(maxsize=100_000)(self._resolve)
-
-    def __call__(self, number: str | None) -> str | None:
-        return self.resolve(number) if number else None
-
-    def _resolve(self, number: str) -> str | None:
-        digits = number.strip()
-        candidates = [digits]
-        if digits.isdigit() and not digits.startswith("0"):
-            candidates.insert(0, f"+{digits}")  # international without the plus: "32470123456"
-        for candidate in candidates:
-            try:
-                parsed = phonenumbers.parse(candidate, self.default_region)
-            except phonenumbers.NumberParseException:
-                continue
-            if phonenumbers.is_valid_number(parsed):
-                region: str | None = phonenumbers.region_code_for_number(parsed)
-                return region
-        return None
-
-
-class Processor:
+class MessageJoiner:
     def __init__(
         self,
         settings: Settings,
@@ -104,44 +39,25 @@ class Processor:
         self.settings = settings
         self.topics = Topics.of(settings)
         self.states = states
+        # "<partition>|<window epoch>" -> windows.WindowEntry, and
+        # "watermark|<partition>" -> epoch of the partition's newest outcome window
         self.window_entries = window_entries
         self.emit = emit
         self.country_of = CountryResolver(settings.default_region)
         self.window_s = settings.failure_window_s
         self.lateness = timedelta(seconds=settings.failure_window_lateness_s)
-        self.max_skew = timedelta(seconds=settings.max_clock_skew_s)
-        self._watermarks: dict[int, datetime] = {}  # per partition: latest outcome window
         self.processed = 0
-        self.dead_lettered = 0
         self.late_outcomes = 0
 
     async def handle(self, raw: bytes, partition: int) -> None:
-        """Process one webhook record; never raises for bad data (it is dead-lettered)."""
+        """Join one canonical event record; never raises for bad data."""
         try:
-            events = self.normalize(raw)
-            for event in events:
-                self.check(event)
-            for event in events:
-                await self.apply(event, partition)
-        except (PoisonEvent, ValueError, ValidationError, KeyError, TypeError) as exc:
-            await self.dead_letter(raw, exc)
+            event = CanonicalEvent.model_validate_json(raw)
+        except ValidationError as exc:
+            await dead_letter(self.emit, self.topics, "join", raw, exc)
+            return
+        await self.apply(event, partition)
         self.processed += 1
-
-    def normalize(self, raw: bytes) -> list[CanonicalEvent]:
-        envelope = WebhookEnvelope.model_validate_json(raw)
-        adapter = ADAPTERS.get(envelope.provider)
-        if adapter is None:
-            raise PoisonEvent(f"no adapter for provider {envelope.provider!r}")
-        return adapter.normalize(envelope, self.settings.timezone_for(envelope.provider))
-
-    def check(self, event: CanonicalEvent) -> None:
-        if event.event_time < _EARLIEST:
-            raise PoisonEvent(f"event_time {event.event_time.isoformat()} before 2000")
-        if event.event_time > event.received_at + self.max_skew:
-            raise PoisonEvent(
-                f"event_time {event.event_time.isoformat()} is more than"
-                f" {self.settings.max_clock_skew_s}s after its arrival"
-            )
 
     async def apply(self, event: CanonicalEvent, partition: int) -> None:
         if event.direction is Direction.INBOUND:
@@ -172,7 +88,7 @@ class Processor:
             reply_to_message_id=event.reply_to_message_id,
             body_length=event.body_length,
         )
-        await self.emit(self.topics.inbound, event.message_key, _dump(fact), None)
+        await self.emit(self.topics.inbound, event.message_key, dump(fact), None)
 
     async def _apply_outbound(self, event: CanonicalEvent, partition: int) -> None:
         key = event.message_key
@@ -188,7 +104,7 @@ class Processor:
         fact = state.fact(self.country_of)
         after = windows.contribution(fact, state.outcome(), self.window_s)
         await self._emit_status_event(event, state.events[event.event_id])
-        await self.emit(self.topics.messages, key, _dump(fact), None)
+        await self.emit(self.topics.messages, key, dump(fact), None)
         await self._update_windows(before, after, partition)
 
     def _contribution(self, state: MessageState) -> windows.Contribution | None:
@@ -223,26 +139,31 @@ class Processor:
                 self.window_entries[entry_key] = entry
             facts = windows.facts_for(entry, change.window_start, self.window_s, partition, touched)
             for fact in facts:
-                await self.emit(
-                    self.topics.failure_rates, windows.fact_key(fact), _dump(fact), None
-                )
+                await self.emit(self.topics.failure_rates, windows.fact_key(fact), dump(fact), None)
 
     def _window_open(self, start: datetime, partition: int) -> bool:
-        """Is the window within the lateness of the partition's newest outcome window?"""
-        watermark = self._watermarks.get(partition)
-        if watermark is None or start > watermark:
-            self._watermarks[partition] = start
-            self._expire_windows(partition, start)
-            return True
-        return start >= watermark - self.lateness
+        """Is the window within the lateness of the partition's newest outcome window?
 
-    def _expire_windows(self, partition: int, watermark: datetime) -> None:
+        The watermark lives in the table, so a restarted worker judges lateness exactly
+        as the one before it did.
+        """
+        watermark_key = f"watermark|{partition}"
+        start_epoch = int(start.timestamp())
+        watermark: int | None = self.window_entries.get(watermark_key)
+        if watermark is None or start_epoch > watermark:
+            self.window_entries[watermark_key] = start_epoch
+            self._expire_windows(partition, start_epoch)
+            return True
+        return start_epoch >= watermark - self.lateness.total_seconds()
+
+    def _expire_windows(self, partition: int, watermark_epoch: int) -> None:
         """Drop this partition's window entries older than the lateness (on a new watermark)."""
-        horizon = int((watermark - self.lateness).timestamp())
+        horizon = watermark_epoch - self.lateness.total_seconds()
+        prefix = f"{partition}|"
         stale = [
             key
             for key in list(self.window_entries.keys())
-            if key.startswith(f"{partition}|") and int(key.split("|", 1)[1]) < horizon
+            if key.startswith(prefix) and int(key[len(prefix) :]) < horizon
         ]
         for key in stale:
             del self.window_entries[key]
@@ -263,11 +184,4 @@ class Processor:
             device_id=record.device_id,
             sim=record.sim,
         )
-        await self.emit(self.topics.status_events, event.event_id, _dump(fact), None)
-
-    async def dead_letter(self, raw: bytes, exc: Exception) -> None:
-        self.dead_lettered += 1
-        reason = f"{type(exc).__name__}: {exc}"[:2000]
-        log.warning("event dead-lettered", extra={"reason": reason[:300]})
-        headers = {"source": b"streams", "reason": reason.encode()}
-        await self.emit(self.topics.deadletter, "streams", raw, headers)
+        await self.emit(self.topics.status_events, event.event_id, dump(fact), None)

@@ -1,0 +1,54 @@
+"""Where the stream stages write, and the one way they write: ``Emit``."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+import orjson
+from pydantic import BaseModel
+
+from smsradar.settings import Settings
+
+log = logging.getLogger("smsradar.streams")
+
+# (topic, key, value, headers)
+Emit = Callable[[str, str, bytes, dict[str, bytes] | None], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class Topics:
+    events: str
+    messages: str
+    status_events: str
+    inbound: str
+    failure_rates: str
+    deadletter: str
+
+    @classmethod
+    def of(cls, settings: Settings) -> Topics:
+        return cls(
+            events=settings.events_topic,
+            messages=settings.fact_topic("messages"),
+            status_events=settings.fact_topic("status_events"),
+            inbound=settings.fact_topic("inbound_messages"),
+            failure_rates=settings.fact_topic("failure_rates"),
+            deadletter=settings.deadletter_topic,
+        )
+
+    @property
+    def facts(self) -> tuple[str, ...]:
+        return (self.messages, self.status_events, self.inbound, self.failure_rates)
+
+
+def dump(model: BaseModel) -> bytes:
+    return orjson.dumps(model.model_dump(mode="json"))
+
+
+async def dead_letter(emit: Emit, topics: Topics, stage: str, raw: bytes, exc: Exception) -> None:
+    """Send a record a stage cannot use to the dead-letter topic, with the reason."""
+    reason = f"{type(exc).__name__}: {exc}"[:2000]
+    log.warning("event dead-lettered", extra={"stage": stage, "reason": reason[:300]})
+    headers = {"source": b"streams", "stage": stage.encode(), "reason": reason.encode()}
+    await emit(topics.deadletter, stage, raw, headers)
