@@ -73,7 +73,9 @@ def create_app(settings: Settings) -> faust.App:
             _normalize_agent(normalizer)
         )
 
-    json_schema: faust.Schema[str, Any] = faust.Schema(key_serializer="json", value_serializer="json")
+    json_schema: faust.Schema[str, Any] = faust.Schema(
+        key_serializer="json", value_serializer="json"
+    )
     joiner = MessageJoiner(
         settings,
         app.Table("message-state", partitions=partitions, schema=json_schema),
