@@ -29,8 +29,8 @@ class MessageFact(Fact):
     is_terminal: bool
     device_id: str | None
     sim: str | None
-    recipient: str | None
-    recipient_country: str | None
+    recipient: str | None  # E.164 when a valid number, else as the gateway sent it
+    recipient_country: str | None  # ISO 3166 alpha-2, from the number
     created_at: datetime
     sent_at: datetime | None
     delivered_at: datetime | None
@@ -68,7 +68,7 @@ class InboundFact(Fact):
     event_id: str
     provider: str
     message_id: str
-    sender: str | None
+    sender: str | None  # E.164 when a valid number, else as the gateway sent it
     recipient: str | None
     device_id: str | None
     sim: str | None

@@ -20,8 +20,8 @@ from pydantic import ValidationError
 from smsradar.model import CanonicalEvent, Direction
 from smsradar.settings import Settings
 from streams import windows
-from streams.country import CountryResolver
 from streams.facts import InboundFact, StatusEventFact
+from streams.phones import PhoneNumbers
 from streams.state import EventRecord, MessageState
 from streams.topics import Emit, Topics, dead_letter, dump
 
@@ -43,7 +43,7 @@ class MessageJoiner:
         # "watermark|<partition>" -> epoch of the partition's newest outcome window
         self.window_entries = window_entries
         self.emit = emit
-        self.country_of = CountryResolver(settings.default_region)
+        self.phone = PhoneNumbers(settings.default_region)
         self.window_s = settings.failure_window_s
         self.lateness = timedelta(seconds=settings.failure_window_lateness_s)
         self.processed = 0
@@ -79,8 +79,8 @@ class MessageJoiner:
             event_id=event.event_id,
             provider=event.provider,
             message_id=event.message_id,
-            sender=event.sender,
-            recipient=event.recipient,
+            sender=self.phone(event.sender).number,
+            recipient=self.phone(event.recipient).number,
             device_id=event.device_id,
             sim=event.sim,
             received_at=event.event_time,
@@ -101,14 +101,14 @@ class MessageJoiner:
         before = self._contribution(state) if state.events else None
         if state.add(event):
             self.states[key] = state.to_json()
-        fact = state.fact(self.country_of)
+        fact = state.fact(self.phone)
         after = windows.contribution(fact, state.outcome(), self.window_s)
         await self._emit_status_event(event, state.events[event.event_id])
         await self.emit(self.topics.messages, key, dump(fact), None)
         await self._update_windows(before, after, partition)
 
     def _contribution(self, state: MessageState) -> windows.Contribution | None:
-        return windows.contribution(state.fact(self.country_of), state.outcome(), self.window_s)
+        return windows.contribution(state.fact(self.phone), state.outcome(), self.window_s)
 
     async def _update_windows(
         self,

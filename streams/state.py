@@ -15,6 +15,7 @@ from typing import Any
 
 from smsradar.model import CanonicalEvent, ErrorCategory, Status
 from streams.facts import MessageFact
+from streams.phones import PhoneNumber
 
 # The outcome classes failure rates count.
 DELIVERED, FAILED, UNKNOWN = "delivered", "failed", "unknown"
@@ -165,7 +166,7 @@ class MessageState:
             return Outcome(UNKNOWN, current.event_time, current.error_category)
         return None
 
-    def fact(self, country_of: Callable[[str | None], str | None]) -> MessageFact:
+    def fact(self, phone: Callable[[str | None], PhoneNumber]) -> MessageFact:
         current = self.current()
         times = sorted(r.event_time for r in self.events.values())
         created_at = self.first_time(Status.PENDING, Status.QUEUED) or times[0]
@@ -173,7 +174,7 @@ class MessageState:
         delivered_at = self.first_time(Status.DELIVERED)
         failed_at = self.first_time(Status.UNDELIVERED, Status.REJECTED, Status.FAILED)
         outcome = self.outcome()
-        recipient = self._first_known("recipient")
+        recipient = phone(self._first_known("recipient"))
         return MessageFact(
             provider=self.provider,
             message_id=self.message_id,
@@ -184,8 +185,8 @@ class MessageState:
             is_terminal=current.status.is_terminal,
             device_id=self._first_known("device_id"),
             sim=self._first_known("sim"),
-            recipient=recipient,
-            recipient_country=country_of(recipient),
+            recipient=recipient.number,
+            recipient_country=recipient.country,
             created_at=created_at,
             sent_at=sent_at,
             delivered_at=delivered_at,

@@ -83,3 +83,35 @@ def receiver(broker: EmbeddedBroker, start_receiver: ReceiverFactory) -> Running
     running = start_receiver(broker.bootstrap)
     running.process.wait_until(lambda: http_ok(running.route("/readyz")), 30, "receiver /readyz")
     return running
+
+
+WorkerFactory = Callable[..., ManagedProcess]
+
+
+@pytest.fixture
+def start_worker(tmp_path: Path, topic_prefix: str) -> Iterator[WorkerFactory]:
+    """Start ``smsradar worker`` processes (one consumer group per test); stopped by PID."""
+    started: list[ManagedProcess] = []
+    counter = itertools.count()
+
+    def start(bootstrap: str, **env: str) -> ManagedProcess:
+        number = next(counter)
+        variables = {
+            "SMSRADAR_KAFKA_BOOTSTRAP": bootstrap,
+            "SMSRADAR_KAFKA_IDEMPOTENCE": "false",
+            "SMSRADAR_TOPIC_PREFIX": topic_prefix,
+            "SMSRADAR_APP_ID": f"{topic_prefix}-streams",
+            # one folder per worker process: RocksDB stores must not be shared
+            "SMSRADAR_DATA_DIR": str(tmp_path / f"worker-data-{env.pop('slot', number)}"),
+            "SMSRADAR_LOG_FORMAT": "text",
+            **env,
+        }
+        process = ManagedProcess(
+            smsradar_argv("worker"), variables, tmp_path / f"worker-{number}.log"
+        )
+        started.append(process)
+        return process
+
+    yield start
+    for process in started:
+        process.stop()

@@ -338,9 +338,7 @@ class TrafficGenerator:
         if reply_to:
             item["isreply"] = {"reply": True, "orig_messageid": reply_to}
         self.inbound.append(
-            InboundTruth(
-                "smstools", inbox_id, sender.lstrip("+"), "3278000000", None, None, at, reply_to
-            )
+            InboundTruth("smstools", inbox_id, sender, "+3278000000", None, None, at, reply_to)
         )
         return self._webhook(at_s, SMSTOOLS_ROUTE, [item])
 

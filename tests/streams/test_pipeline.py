@@ -1,0 +1,127 @@
+"""The stream processors through the real receiver, embedded broker and worker processes.
+
+Simulator traffic with ground truth (duplicates, out-of-order deliveries, invalid
+requests) goes in over HTTP; the fact topics must come out equal to the truth.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import time
+
+import httpx
+import pytest
+
+from smsradar import simulator
+from smsradar.broker import EmbeddedBroker
+from smsradar.simulator import SimulationResult
+from tests.conftest import RunningReceiver, WorkerFactory
+from tests.support.facts import Facts, describe_difference, read_facts, wait_for_facts
+from tests.support.kafka import read_topics
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+
+def simulate(receiver: RunningReceiver, seed: int, messages: int) -> SimulationResult:
+    # 10 webhooks/s of simulated time posted at 800/s: minutes of event time in seconds
+    traffic = simulator.TrafficConfig(seed=seed, rate=10, messages=messages, invalid_rate=0.01)
+    posting = simulator.PostConfig(url=receiver.url, rate=800, concurrency=16)
+    return asyncio.run(simulator.run_async(traffic, posting))
+
+
+def assert_matches_truth(receiver: RunningReceiver, result: SimulationResult) -> Facts:
+    assert all(o.status in (202, 400, 422) for o in result.report.outcomes)
+    facts = wait_for_facts(receiver.settings, result.messages, result.inbound)
+    difference = describe_difference(facts, result.messages, result.inbound)
+    assert "wrong: 0" in difference and "differing 0" in difference, difference
+    assert len(facts.messages) == len(result.messages), difference
+    print(difference)
+    return facts
+
+
+def test_facts_match_the_ground_truth(
+    receiver: RunningReceiver, broker: EmbeddedBroker, start_worker: WorkerFactory
+) -> None:
+    worker = start_worker(broker.bootstrap)
+    result = simulate(receiver, seed=21, messages=400)
+    facts = assert_matches_truth(receiver, result)
+    windows = {start for start, _, _ in facts.windows()}
+    assert len(windows) >= 3  # the accelerated clock spread outcomes over several windows
+    # one status-event fact per distinct event
+    assert len(facts.status_events) == sum(m.events for m in result.messages) + len(result.inbound)
+    assert worker.stop(signal.SIGINT) == 0, worker.output()
+
+
+def test_kill_9_mid_stream_loses_and_doubles_nothing(
+    receiver: RunningReceiver, broker: EmbeddedBroker, start_worker: WorkerFactory
+) -> None:
+    first = start_worker(broker.bootstrap)
+    settings = receiver.settings
+    traffic = simulator.TrafficConfig(seed=22, rate=10, messages=600, invalid_rate=0.01)
+    posting = simulator.PostConfig(url=receiver.url, rate=300, concurrency=8)
+
+    async def run_and_kill() -> SimulationResult:
+        simulation = asyncio.ensure_future(simulator.run_async(traffic, posting))
+        deadline = time.monotonic() + 60
+        while len(read_facts(settings).messages) < 100 and time.monotonic() < deadline:
+            await asyncio.sleep(0.2)
+        first.process.kill()  # SIGKILL while traffic is still flowing
+        first.process.wait()
+        return await simulation
+
+    result = asyncio.run(run_and_kill())
+    assert first.process.returncode == -signal.SIGKILL
+    second = start_worker(broker.bootstrap)
+    assert_matches_truth(receiver, result)
+    assert second.stop(signal.SIGINT) == 0, second.output()
+
+
+def test_two_workers_in_one_group_give_the_facts_of_one(
+    receiver: RunningReceiver, broker: EmbeddedBroker, start_worker: WorkerFactory
+) -> None:
+    workers = [start_worker(broker.bootstrap), start_worker(broker.bootstrap)]
+    result = simulate(receiver, seed=23, messages=400)
+    assert_matches_truth(receiver, result)
+    for worker in workers:
+        assert worker.stop(signal.SIGINT) == 0, worker.output()
+    # both did work: each wrote facts from its own partitions
+    assert all("Assigned" in w.output() or "assigned" in w.output() for w in workers)
+
+
+def test_rocksdb_store_recovers_state_after_restart(
+    receiver: RunningReceiver, broker: EmbeddedBroker, start_worker: WorkerFactory
+) -> None:
+    store = {"SMSRADAR_TABLE_STORE": "rocksdb://", "slot": "rocks"}
+    worker = start_worker(broker.bootstrap, **store)
+    first_half = simulate(receiver, seed=24, messages=200)
+    assert_matches_truth(receiver, first_half)
+    assert worker.stop(signal.SIGTERM) == 0, worker.output()
+    assert list(receiver.settings.data_dir.glob("*")) is not None
+    restarted = start_worker(broker.bootstrap, **store)
+    # the same traffic again: every event a duplicate, nothing may change
+    again = simulate(receiver, seed=24, messages=200)
+    assert_matches_truth(receiver, again)
+    assert restarted.stop(signal.SIGINT) == 0, restarted.output()
+
+
+def test_poison_event_is_dead_lettered_and_the_worker_goes_on(
+    receiver: RunningReceiver, broker: EmbeddedBroker, start_worker: WorkerFactory
+) -> None:
+    worker = start_worker(broker.bootstrap)
+    route = receiver.route("/webhooks/smsgateway24/status")
+    poison = {"sms_id": 666, "status_id": 7, "senttime": "1970-01-02 00:00:00", "device_id": 1}
+    assert httpx.post(route, json=poison).status_code == 202  # valid webhook, broken clock
+    result = simulate(receiver, seed=25, messages=100)
+    assert_matches_truth(receiver, result)  # everything after the poison was processed
+    dead = [
+        record
+        for record in read_topics(broker.bootstrap, [receiver.settings.deadletter_topic])
+        if record.headers.get("source") == b"streams"
+    ]
+    assert len(dead) == 1, dead
+    assert dead[0].headers["stage"] == b"normalize"
+    assert b"before 2000" in dead[0].headers["reason"]
+    assert b'"sms_id":666' in dead[0].value
+    assert "smsgateway24:666" not in read_facts(receiver.settings).messages
+    assert worker.stop(signal.SIGINT, timeout_s=30) == 0, worker.output()
