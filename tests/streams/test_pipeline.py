@@ -9,6 +9,9 @@ from __future__ import annotations
 import asyncio
 import signal
 import time
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from pathlib import Path
 
 import httpx
 import pytest
@@ -23,9 +26,13 @@ from tests.support.kafka import read_topics
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 
-def simulate(receiver: RunningReceiver, seed: int, messages: int) -> SimulationResult:
+def simulate(
+    receiver: RunningReceiver, seed: int, messages: int, start: datetime | None = None
+) -> SimulationResult:
     # 10 webhooks/s of simulated time posted at 800/s: minutes of event time in seconds
-    traffic = simulator.TrafficConfig(seed=seed, rate=10, messages=messages, invalid_rate=0.01)
+    traffic = simulator.TrafficConfig(
+        seed=seed, rate=10, messages=messages, invalid_rate=0.01, start=start
+    )
     posting = simulator.PostConfig(url=receiver.url, rate=800, concurrency=16)
     return asyncio.run(simulator.run_async(traffic, posting))
 
@@ -59,18 +66,17 @@ def test_kill_9_mid_stream_loses_and_doubles_nothing(
     first = start_worker(broker.bootstrap)
     settings = receiver.settings
     traffic = simulator.TrafficConfig(seed=22, rate=10, messages=600, invalid_rate=0.01)
-    posting = simulator.PostConfig(url=receiver.url, rate=300, concurrency=8)
+    posting = simulator.PostConfig(url=receiver.url, rate=120, concurrency=8)  # ~20 s
 
-    async def run_and_kill() -> SimulationResult:
-        simulation = asyncio.ensure_future(simulator.run_async(traffic, posting))
+    with ThreadPoolExecutor(1) as pool:
+        simulation = pool.submit(lambda: asyncio.run(simulator.run_async(traffic, posting)))
         deadline = time.monotonic() + 60
         while len(read_facts(settings).messages) < 100 and time.monotonic() < deadline:
-            await asyncio.sleep(0.2)
+            time.sleep(0.2)
+        assert not simulation.done(), "traffic ended before the kill; make it longer"
         first.process.kill()  # SIGKILL while traffic is still flowing
         first.process.wait()
-        return await simulation
-
-    result = asyncio.run(run_and_kill())
+        result = simulation.result()
     assert first.process.returncode == -signal.SIGKILL
     second = start_worker(broker.bootstrap)
     assert_matches_truth(receiver, result)
@@ -90,17 +96,21 @@ def test_two_workers_in_one_group_give_the_facts_of_one(
 
 
 def test_rocksdb_store_recovers_state_after_restart(
-    receiver: RunningReceiver, broker: EmbeddedBroker, start_worker: WorkerFactory
+    receiver: RunningReceiver,
+    broker: EmbeddedBroker,
+    start_worker: WorkerFactory,
+    tmp_path: Path,
 ) -> None:
     store = {"SMSRADAR_TABLE_STORE": "rocksdb://", "slot": "rocks"}
     worker = start_worker(broker.bootstrap, **store)
-    first_half = simulate(receiver, seed=24, messages=200)
-    assert_matches_truth(receiver, first_half)
+    start = datetime.now(UTC).replace(microsecond=0)
+    first = simulate(receiver, seed=24, messages=200, start=start)
+    assert_matches_truth(receiver, first)
     assert worker.stop(signal.SIGTERM) == 0, worker.output()
-    assert list(receiver.settings.data_dir.glob("*")) is not None
+    assert list(tmp_path.glob("worker-data-rocks/streams/**/message-state-*.db"))
     restarted = start_worker(broker.bootstrap, **store)
     # the same traffic again: every event a duplicate, nothing may change
-    again = simulate(receiver, seed=24, messages=200)
+    again = simulate(receiver, seed=24, messages=200, start=start)
     assert_matches_truth(receiver, again)
     assert restarted.stop(signal.SIGINT) == 0, restarted.output()
 
