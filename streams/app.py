@@ -77,16 +77,13 @@ def create_app(settings: Settings) -> faust.App:
         key_serializer="json", value_serializer="json"
     )
     joiner = MessageJoiner(
-        settings,
-        app.Table("message-state", partitions=partitions, schema=json_schema),
-        app.Table("failure-windows", partitions=partitions, schema=json_schema),
-        emit,
+        settings, app.Table("join-state", partitions=partitions, schema=json_schema), emit
     )
 
     @app.agent(sinks[topics.events], name="join")
     async def join(stream: faust.StreamT[bytes]) -> None:
         async for event in stream.events():
-            await joiner.handle(event.value, event.message.partition)
+            await joiner.handle(event.value, event.message.partition, event.message.offset)
 
     return app
 

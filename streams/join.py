@@ -1,10 +1,24 @@
 """Stage 2: canonical events -> per-message state -> facts.
 
-Free of Faust so it can be tested with plain dicts: ``states`` and ``window_entries`` are
-Faust tables in the worker. Every processed event re-emits the current facts it touches,
-even when it changed nothing (a duplicate): a worker that crashed after its table write
-but before its fact writes were flushed re-emits them when the events are replayed.
-Facts are keyed, so downstream keeps one row per key.
+Free of Faust so it can be tested with a plain dict: ``table`` is one Faust table in the
+worker, holding
+
+    "<provider>:<message id>"       message state (MessageState.to_json + replay marker)
+    "inbound|<provider>:<id>"       first arrival of an inbound message
+    "window|<partition>|<epoch>"    windows.WindowRecord of one failure-rate window
+    "watermark|<partition>"         newest outcome window of the partition and its live windows
+
+One table, because Faust writes every change made while processing an event to the
+changelog partition of that event, in order; a crash therefore keeps a *prefix* of an
+event's writes. The message state is written first and records the window changes the
+event causes, and every window records the last change applied to it, so an event
+replayed after a crash finishes exactly the writes that were lost: no count is lost or
+doubled (two tables would keep an arbitrary subset).
+
+Every processed event re-emits the current facts it touches, even when it changed
+nothing (a duplicate): a worker that crashed after its table write but before its fact
+writes were flushed re-emits them when the events are replayed. Facts are keyed, so
+downstream keeps one row per key.
 """
 
 from __future__ import annotations
@@ -12,7 +26,8 @@ from __future__ import annotations
 import dataclasses
 import logging
 from collections.abc import MutableMapping
-from datetime import UTC, datetime, timedelta
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import ValidationError
@@ -28,49 +43,80 @@ from streams.topics import Emit, Topics, dead_letter, dump
 log = logging.getLogger("smsradar.streams")
 
 
+# Window records are kept this long (event time) after they close to late outcomes, so that
+# a replay after a crash can still re-send their final counts.
+REPLAY_MARGIN_S = 3600
+
+
+@dataclass
+class StoredMessage:
+    """A message's table entry: its state, and what makes re-applying an event a no-op.
+
+    ``applied_offset`` is the events-topic offset of the last event that changed the state
+    and ``pending`` the window changes that event causes (written before them); ``windows``
+    every window contribution the message was ever counted or uncounted in.
+    """
+
+    state: MessageState
+    applied_offset: int = -1
+    pending: list[windows.Change] = field(default_factory=list)
+    windows: list[windows.Contribution] = field(default_factory=list)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any] | None, event: CanonicalEvent) -> StoredMessage:
+        if data is None:
+            return cls(MessageState(event.provider, event.message_id))
+        return cls(
+            MessageState.from_json(data),
+            data["applied_offset"],
+            windows.changes_from_json(data["pending"]),
+            [windows.Contribution.from_json(row) for row in data["windows"]],
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            **self.state.to_json(),
+            "applied_offset": self.applied_offset,
+            "pending": windows.changes_to_json(self.pending),
+            "windows": [contribution.to_json() for contribution in self.windows],
+        }
+
+
 class MessageJoiner:
-    def __init__(
-        self,
-        settings: Settings,
-        states: MutableMapping[str, Any],
-        window_entries: MutableMapping[str, Any],
-        emit: Emit,
-    ) -> None:
+    def __init__(self, settings: Settings, table: MutableMapping[str, Any], emit: Emit) -> None:
         self.settings = settings
         self.topics = Topics.of(settings)
-        self.states = states
-        # "<partition>|<window epoch>" -> windows.WindowEntry, and
-        # "watermark|<partition>" -> epoch of the partition's newest outcome window
-        self.window_entries = window_entries
+        self.table = table
         self.emit = emit
         self.phone = PhoneNumbers(settings.default_region)
         self.window_s = settings.failure_window_s
-        self.lateness = timedelta(seconds=settings.failure_window_lateness_s)
+        self.lateness_s = settings.failure_window_lateness_s
         self.processed = 0
         self.late_outcomes = 0
 
-    async def handle(self, raw: bytes, partition: int) -> None:
+    async def handle(self, raw: bytes, partition: int, offset: int) -> None:
         """Join one canonical event record; never raises for bad data."""
         try:
             event = CanonicalEvent.model_validate_json(raw)
         except ValidationError as exc:
             await dead_letter(self.emit, self.topics, "join", raw, exc)
             return
-        await self.apply(event, partition)
+        await self.apply(event, partition, offset)
         self.processed += 1
 
-    async def apply(self, event: CanonicalEvent, partition: int) -> None:
+    async def apply(self, event: CanonicalEvent, partition: int, offset: int) -> None:
+        """Apply the event read at ``offset`` of ``partition`` of the events topic."""
         if event.direction is Direction.INBOUND:
             await self._apply_inbound(event)
         else:
-            await self._apply_outbound(event, partition)
+            await self._apply_outbound(event, partition, offset)
 
     async def _apply_inbound(self, event: CanonicalEvent) -> None:
         key = f"inbound|{event.message_key}"
-        stored = self.states.get(key)
+        stored = self.table.get(key)
         record = EventRecord.of(event)
         if stored is None:
-            self.states[key] = {"received_at": event.received_at.timestamp()}
+            self.table[key] = {"received_at": event.received_at.timestamp()}
         else:
             first_arrival = datetime.fromtimestamp(stored["received_at"], tz=UTC)
             record = dataclasses.replace(record, received_at=first_arrival)
@@ -90,83 +136,90 @@ class MessageJoiner:
         )
         await self.emit(self.topics.inbound, event.message_key, dump(fact), None)
 
-    async def _apply_outbound(self, event: CanonicalEvent, partition: int) -> None:
+    async def _apply_outbound(self, event: CanonicalEvent, partition: int, offset: int) -> None:
         key = event.message_key
-        stored = self.states.get(key)
-        state = (
-            MessageState.from_json(stored)
-            if stored is not None
-            else MessageState(event.provider, event.message_id)
-        )
-        before = self._contribution(state) if state.events else None
-        if state.add(event):
-            self.states[key] = state.to_json()
-        fact = state.fact(self.phone)
-        after = windows.contribution(fact, state.outcome(), self.window_s)
+        stored = StoredMessage.from_json(self.table.get(key), event)
+        state = stored.state
+        if stored.applied_offset >= offset:
+            # A replay after a crash: the state already has this event (and maybe later
+            # ones). Finish the window writes of the event if it was the last applied, and
+            # re-send the facts of every window the message ever touched, as the lost
+            # original fact writes may have been any of them.
+            pending = stored.pending if stored.applied_offset == offset else []
+            moved = pending + [(c, 0) for c in stored.windows if all(c != p for p, _ in pending)]
+        else:
+            before = self._contribution(state) if state.events else None
+            added = state.add(event)
+            moved = windows.changes(before, self._contribution(state))
+            if added:
+                stored.applied_offset, stored.pending = offset, moved
+                stored.windows += [c for c, sign in moved if sign and c not in stored.windows]
+                self.table[key] = stored.to_json()
         await self._emit_status_event(event, state.events[event.event_id])
-        await self.emit(self.topics.messages, key, dump(fact), None)
-        await self._update_windows(before, after, partition)
+        await self.emit(self.topics.messages, key, dump(state.fact(self.phone)), None)
+        await self._update_windows(moved, partition, offset)
 
     def _contribution(self, state: MessageState) -> windows.Contribution | None:
         return windows.contribution(state.fact(self.phone), state.outcome(), self.window_s)
 
     async def _update_windows(
-        self,
-        before: windows.Contribution | None,
-        after: windows.Contribution | None,
-        partition: int,
+        self, moved: list[windows.Change], partition: int, offset: int
     ) -> None:
-        changes: list[tuple[windows.Contribution, int]] = []
-        if before != after:
-            if before is not None:
-                changes.append((before, -1))
-            if after is not None:
-                changes.append((after, +1))
-        elif after is not None:
-            changes.append((after, 0))  # unchanged: re-emit its current counts
-        for change, sign in changes:
-            if not self._window_open(change.window_start, partition):
+        for index, (change, sign) in enumerate(moved):
+            epoch = int(change.window_start.timestamp())
+            window_key = f"window|{partition}|{epoch}"
+            stored = self.table.get(window_key)
+            if sign and not self._window_open(epoch, partition):
                 self.late_outcomes += 1
                 log.warning(
                     "outcome later than the window lateness; not counted in failure rates",
                     extra={"window_start": change.window_start.isoformat()},
                 )
                 continue
-            entry_key = f"{partition}|{int(change.window_start.timestamp())}"
-            entry: windows.WindowEntry = self.window_entries.get(entry_key) or {}
-            touched = windows.apply(entry, change, sign)
-            if sign:
-                self.window_entries[entry_key] = entry
-            facts = windows.facts_for(entry, change.window_start, self.window_s, partition, touched)
+            if stored is None and not sign:
+                continue  # nothing counted there (a late outcome), or long expired
+            record = windows.WindowRecord.from_json(stored)
+            if sign and record.applied < (offset, index):
+                if stored is None:
+                    self._register_window(partition, epoch)
+                windows.apply(record.counts, change, sign)
+                record.applied = (offset, index)
+                self.table[window_key] = record.to_json()
+            facts = windows.facts_for(
+                record.counts,
+                change.window_start,
+                self.window_s,
+                partition,
+                change.dimension_values,
+            )
             for fact in facts:
                 await self.emit(self.topics.failure_rates, windows.fact_key(fact), dump(fact), None)
 
-    def _window_open(self, start: datetime, partition: int) -> bool:
+    def _window_open(self, epoch: int, partition: int) -> bool:
         """Is the window within the lateness of the partition's newest outcome window?
 
         The watermark lives in the table, so a restarted worker judges lateness exactly
-        as the one before it did.
+        as the one before it did. Advancing it drops the windows that closed more than
+        REPLAY_MARGIN_S ago, before the watermark itself is written: a crash in between
+        repeats the drop on replay.
         """
         watermark_key = f"watermark|{partition}"
-        start_epoch = int(start.timestamp())
-        watermark: int | None = self.window_entries.get(watermark_key)
-        if watermark is None or start_epoch > watermark:
-            self.window_entries[watermark_key] = start_epoch
-            self._expire_windows(partition, start_epoch)
+        watermark = self.table.get(watermark_key) or {"epoch": None, "windows": []}
+        if watermark["epoch"] is None or epoch > watermark["epoch"]:
+            horizon = epoch - self.lateness_s - REPLAY_MARGIN_S
+            live = [w for w in watermark["windows"] if w >= horizon]
+            for stale in set(watermark["windows"]) - set(live):
+                self.table.pop(f"window|{partition}|{stale}", None)
+            self.table[watermark_key] = {"epoch": epoch, "windows": live}
             return True
-        return start_epoch >= watermark - self.lateness.total_seconds()
+        return bool(epoch >= watermark["epoch"] - self.lateness_s)
 
-    def _expire_windows(self, partition: int, watermark_epoch: int) -> None:
-        """Drop this partition's window entries older than the lateness (on a new watermark)."""
-        horizon = watermark_epoch - self.lateness.total_seconds()
-        prefix = f"{partition}|"
-        stale = [
-            key
-            for key in list(self.window_entries.keys())
-            if key.startswith(prefix) and int(key[len(prefix) :]) < horizon
-        ]
-        for key in stale:
-            del self.window_entries[key]
+    def _register_window(self, partition: int, epoch: int) -> None:
+        """List a new window under the watermark (before it is written) so it expires."""
+        watermark_key = f"watermark|{partition}"
+        watermark = self.table[watermark_key]
+        if epoch not in watermark["windows"]:
+            self.table[watermark_key] = {**watermark, "windows": [*watermark["windows"], epoch]}
 
     async def _emit_status_event(self, event: CanonicalEvent, record: EventRecord) -> None:
         fact = StatusEventFact(

@@ -9,8 +9,9 @@ the messages' current outcomes.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from streams.facts import FailureRateFact, MessageFact
 from streams.state import DELIVERED, FAILED, UNKNOWN, Outcome
@@ -28,6 +29,67 @@ class Contribution:
     window_start: datetime
     kind: str
     dimension_values: tuple[tuple[str, str], ...]
+
+    def to_json(self) -> list[Any]:
+        return [
+            int(self.window_start.timestamp()),
+            self.kind,
+            [list(v) for v in self.dimension_values],
+        ]
+
+    @classmethod
+    def from_json(cls, row: list[Any]) -> Contribution:
+        epoch, kind, values = row
+        return cls(datetime.fromtimestamp(epoch, tz=UTC), kind, tuple((d, v) for d, v in values))
+
+
+# A contribution added (+1), taken back (-1), or unchanged (0: only its counts re-emitted).
+Change = tuple[Contribution, int]
+
+
+def changes(before: Contribution | None, after: Contribution | None) -> list[Change]:
+    """What moving a message from contribution ``before`` to ``after`` does to windows."""
+    if before == after:
+        return [] if after is None else [(after, 0)]
+    moved: list[Change] = []
+    if before is not None:
+        moved.append((before, -1))
+    if after is not None:
+        moved.append((after, +1))
+    return moved
+
+
+def changes_to_json(moved: list[Change]) -> list[Any]:
+    return [[change.to_json(), sign] for change, sign in moved]
+
+
+def changes_from_json(rows: list[Any]) -> list[Change]:
+    return [(Contribution.from_json(change), sign) for change, sign in rows]
+
+
+@dataclass
+class WindowRecord:
+    """A partition's window as stored: counts, and the last change applied to them.
+
+    ``applied`` is (source offset, change index within that event). A partition's events
+    are applied in offset order, so a change at or below it is already in the counts:
+    this is what makes re-applying an event after a crash a no-op.
+    """
+
+    counts: WindowEntry = field(default_factory=dict)
+    applied: tuple[int, int] = (-1, -1)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"counts": self.counts, "applied": list(self.applied)}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any] | None) -> WindowRecord:
+        if data is None:
+            return cls()
+        offset, index = data["applied"]
+        # a copy: an in-memory table hands out the stored object itself
+        counts = {value: list(slots) for value, slots in data["counts"].items()}
+        return cls(counts, (offset, index))
 
 
 def window_start(at: datetime, window_s: int) -> datetime:

@@ -107,7 +107,7 @@ def test_rocksdb_store_recovers_state_after_restart(
     first = simulate(receiver, seed=24, messages=200, start=start)
     assert_matches_truth(receiver, first)
     assert worker.stop(signal.SIGTERM) == 0, worker.output()
-    assert list(tmp_path.glob("worker-data-rocks/streams/**/message-state-*.db"))
+    assert list(tmp_path.glob("worker-data-rocks/streams/**/join-state-*.db"))
     restarted = start_worker(broker.bootstrap, **store)
     # the same traffic again: every event a duplicate, nothing may change
     again = simulate(receiver, seed=24, messages=200, start=start)
