@@ -223,3 +223,28 @@ def broker(settings: Settings, port: int | None) -> None:
     code = embedded.wait()
     embedded.stop()
     logging.getLogger(__name__).info("broker stopped", extra={"code": code})
+
+
+@main.command()
+@click.option("--quick", is_flag=True, help="Small loads: finishes in under two minutes.")
+@click.option(
+    "--only",
+    multiple=True,
+    help="Run only the named measurement group(s) (repeatable); default all.",
+)
+def bench(quick: bool, only: tuple[str, ...]) -> None:
+    """Run the benchmarks: one JSON object per measurement on stdout, progress on stderr.
+
+    Every figure is printed beside a baseline measured in the same run on the same
+    machine (`baseline`, `ratio` = value / baseline), since shared machines are noisy.
+    Each group starts its own embedded broker and processes, and stops them after.
+    """
+    from smsradar.bench.suite import GROUPS, run
+
+    unknown = set(only) - set(GROUPS)
+    if unknown:
+        raise click.BadParameter(
+            f"unknown group(s) {sorted(unknown)}; choose from {list(GROUPS)}", param_hint="--only"
+        )
+    for measurement in run(quick=quick, only=only or tuple(GROUPS)):
+        click.echo(measurement.to_json())

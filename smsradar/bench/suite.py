@@ -1,0 +1,20 @@
+"""The benchmark groups ``smsradar bench`` runs, with their full and ``--quick`` sizes."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+from smsradar.bench import Measurement, progress
+from smsradar.bench.pipeline import measure_pipeline
+
+# group name -> (full run, quick run)
+GROUPS: dict[str, tuple[Callable[[], list[Measurement]], Callable[[], list[Measurement]]]] = {
+    "pipeline": (lambda: measure_pipeline(messages=20_000), lambda: measure_pipeline(2_000)),
+}
+
+
+def run(quick: bool, only: tuple[str, ...]) -> Iterator[Measurement]:
+    for name in only:
+        full, small = GROUPS[name]
+        progress(f"bench: {name}{' (quick)' if quick else ''}")
+        yield from (small if quick else full)()
