@@ -204,6 +204,54 @@ def worker(settings: Settings) -> None:
 
 @main.command()
 @data_dir_option
+def sink(settings: Settings) -> None:
+    """Write the fact topics into the analytics store (Parquet segments + DuckDB views).
+
+    One sink per store; it also merges small segments in the background and applies
+    SMSRADAR_RETENTION_DAYS. Stops cleanly on Ctrl-C / SIGTERM after a last flush.
+    """
+    from analytics.sink import StoreLockedError, run_sink
+
+    try:
+        run_sink(settings)
+    except StoreLockedError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)
+
+
+@main.command()
+@data_dir_option
+@click.argument("query")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "csv", "json"]),
+    default="table",
+    show_default=True,
+    help="Output format.",
+)
+def sql(settings: Settings, query: str, fmt: str) -> None:
+    """Run one read-only SQL query over the analytics relations.
+
+    Relations: messages, status_events, inbound_messages, failure_rates, alerts.
+    Works while the pipeline writes. Bad SQL, or anything but a SELECT, exits 1 with a
+    one-line error. Example:
+
+        smsradar sql "SELECT status, count(*) FROM messages GROUP BY ALL"
+    """
+    from analytics.formats import render
+    from analytics.reader import QueryError, connect, run_query
+
+    try:
+        result = run_query(connect(settings), query)
+    except QueryError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)
+    click.echo(render(result, fmt), nl=False)
+
+
+@main.command()
+@data_dir_option
 @click.option(
     "--port", type=int, default=None, help="Port [default SMSRADAR_EMBEDDED_BROKER_PORT, 19092]."
 )

@@ -66,6 +66,18 @@ class Settings(BaseSettings):
     # Events stamped further than this after their arrival are dead-lettered (broken clocks).
     max_clock_skew_s: int = Field(default=24 * 3600, ge=0)
 
+    # Analytics store (the sink and its compactor).
+    # Facts are written to a new Parquet segment at least this often: the freshness floor.
+    sink_flush_interval_s: float = Field(default=0.5, gt=0)
+    sink_max_batch_rows: int = Field(default=50_000, ge=1)
+    compact_interval_s: float = Field(default=5.0, gt=0)
+    # A partition's base segment is rewritten once its newer segments hold this many rows
+    # (or an eighth of the base, if more): rewriting the big file is the costly step.
+    compact_rebase_min_rows: int = Field(default=100_000, ge=1)
+    # status_events and inbound_messages older than this are dropped when segments are
+    # merged; messages, failure_rates and alerts are kept. 0 keeps everything.
+    retention_days: int = Field(default=30, ge=0)
+
     # Dashboard.
     dashboard_port: int = Field(default=8501, ge=0, le=65535)
 

@@ -61,6 +61,7 @@ def run_up(settings: Settings, *, dashboard: bool, simulate_rate: float | None) 
             )
         )
         supervisor.start(Child("worker", _command("worker"), ready=lambda: True, env=env))
+        supervisor.start(Child("sink", _command("sink"), ready=lambda: True, env=env))
         click.echo(f"receiver: {receiver_url}", err=False)
         if simulate_rate is not None:
             supervisor.start(

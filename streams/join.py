@@ -32,10 +32,10 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from smsradar.facts import InboundFact, StatusEventFact
 from smsradar.model import CanonicalEvent, Direction
 from smsradar.settings import Settings
 from streams import windows
-from streams.facts import InboundFact, StatusEventFact
 from streams.phones import PhoneNumbers
 from streams.state import EventRecord, MessageState
 from streams.topics import Emit, Topics, dead_letter, dump

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from smsradar.facts import MessageFact
 from smsradar.model import CanonicalEvent, ErrorCategory, Status
-from streams.facts import MessageFact
 from streams.phones import PhoneNumber
 
 # The outcome classes failure rates count.

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from streams.facts import FailureRateFact, MessageFact
+from smsradar.facts import FailureRateFact, MessageFact
 from streams.state import DELIVERED, FAILED, UNKNOWN, Outcome
 
 DIMENSIONS = ("overall", "provider", "device", "sim", "country", "error_category")

@@ -69,7 +69,10 @@ def start_receiver(tmp_path: Path, topic_prefix: str) -> Iterator[ReceiverFactor
         url = f"http://127.0.0.1:{port}"
         process.wait_until(lambda: http_ok(f"{url}/healthz"), 30, "receiver /healthz")
         settings = Settings(
-            kafka_bootstrap=bootstrap, topic_prefix=topic_prefix, receiver_port=port
+            kafka_bootstrap=bootstrap,
+            topic_prefix=topic_prefix,
+            receiver_port=port,
+            data_dir=tmp_path / "data",
         )
         return RunningReceiver(url, settings, process)
 
@@ -108,6 +111,33 @@ def start_worker(tmp_path: Path, topic_prefix: str) -> Iterator[WorkerFactory]:
         }
         process = ManagedProcess(
             smsradar_argv("worker"), variables, tmp_path / f"worker-{number}.log"
+        )
+        started.append(process)
+        return process
+
+    yield start
+    for process in started:
+        process.stop()
+
+
+@pytest.fixture
+def start_sink(tmp_path: Path, topic_prefix: str) -> Iterator[WorkerFactory]:
+    """Start ``smsradar sink`` processes writing the test's store; stopped by PID."""
+    started: list[ManagedProcess] = []
+    counter = itertools.count()
+
+    def start(bootstrap: str, **env: str) -> ManagedProcess:
+        variables = {
+            "SMSRADAR_KAFKA_BOOTSTRAP": bootstrap,
+            "SMSRADAR_KAFKA_IDEMPOTENCE": "false",
+            "SMSRADAR_TOPIC_PREFIX": topic_prefix,
+            "SMSRADAR_APP_ID": f"{topic_prefix}-streams",
+            "SMSRADAR_DATA_DIR": str(tmp_path / "data"),
+            "SMSRADAR_LOG_FORMAT": "text",
+            **env,
+        }
+        process = ManagedProcess(
+            smsradar_argv("sink"), variables, tmp_path / f"sink-{next(counter)}.log"
         )
         started.append(process)
         return process

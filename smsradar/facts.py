@@ -97,3 +97,22 @@ class FailureRateFact(Fact):
     # failed / (delivered + failed); None without decided outcomes and for error_category
     # rows, which count failures only.
     failure_rate: float | None
+
+
+class AlertFact(Fact):
+    """One alert occurrence in its latest state. Key: ``alert_id``.
+
+    Written by the alerting stage on every state change (pending, firing, resolved).
+    """
+
+    alert_id: str
+    rule: str
+    dimension: str
+    dimension_value: str
+    state: str
+    started_at: datetime
+    resolved_at: datetime | None
+    failure_rate: float | None
+    baseline_rate: float | None
+    total: int
+    message: str

@@ -1,0 +1,177 @@
+"""Merging small segments, applying retention, deleting what was replaced.
+
+Every step writes a new segment whose name says what it replaces, then renames it into
+place; nothing is modified in place. A crash at any point leaves either the old segments or
+the new one as the current set (``sql/segments.sql``), both holding the same latest rows:
+nothing lost, nothing doubled. Replaced segments are deleted only once no reader can still
+be using them.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import duckdb
+import pyarrow.parquet as pq
+
+from analytics.relations import RELATIONS, Relation
+from analytics.store import (
+    DELETE_GRACE_S,
+    READER_GATE_MS,
+    SCHEMA_FILE,
+    Segment,
+    SegmentName,
+    Store,
+    current_segments,
+    install_macros,
+    literal,
+    write_atomically,
+)
+
+log = logging.getLogger("smsradar.analytics")
+
+
+@dataclass(frozen=True)
+class CompactionPolicy:
+    merge_at_segments: int = 8  # merge a partition's tails once there are this many
+    # Rewrite the base once the tails hold this share of its rows (and at least min rows):
+    # the base is the big file, so it is rewritten rarely.
+    rebase_share: float = 0.125
+    rebase_min_rows: int = 100_000
+    retention: timedelta | None = timedelta(days=30)
+
+
+class Compactor:
+    def __init__(self, store: Store, policy: CompactionPolicy) -> None:
+        self.store = store
+        self.policy = policy
+        self.connection = duckdb.connect()
+        install_macros(self.connection)
+
+    def run_once(self) -> int:
+        """One pass over every relation and partition; returns the segments written."""
+        written = 0
+        for relation in RELATIONS.values():
+            segments = current_segments(self.connection, self.store, relation, gate_ms=0)
+            for partition in sorted({s.partition for s in segments}):
+                written += self._compact(
+                    relation, [s for s in segments if s.partition == partition]
+                )
+            self._delete_replaced(relation, segments)
+        return written
+
+    def _compact(self, relation: Relation, segments: list[Segment]) -> int:
+        tails = [s for s in segments if s.kind != "base"]
+        base = next((s for s in segments if s.kind == "base"), None)
+        tail_rows = sum(_rows(s) for s in tails)
+        base_rows = _rows(base) if base else 0
+        if tails and tail_rows >= max(
+            self.policy.rebase_min_rows, base_rows * self.policy.rebase_share
+        ):
+            self.rebase(relation, base, tails)
+            return 1
+        if len(tails) >= self.policy.merge_at_segments:
+            self.merge(relation, tails)
+            return 1
+        return 0
+
+    def merge(self, relation: Relation, tails: list[Segment]) -> SegmentName:
+        """Adjacent tails -> one merge segment with the latest row per key."""
+        name = SegmentName.new(tails[0].partition, "merge", tails[0].first, tails[-1].last)
+        key = ", ".join(relation.key)
+        query = f"""
+            SELECT * FROM read_parquet({_list([s.path for s in tails])})
+            QUALIFY row_number() OVER (PARTITION BY {key} ORDER BY _offset DESC) = 1
+            ORDER BY {relation.time_column}
+        """
+        self._copy(relation, name, query)
+        log.info("merged segments", extra={"relation": relation.name, "segments": len(tails)})
+        return name
+
+    def rebase(self, relation: Relation, base: Segment | None, tails: list[Segment]) -> SegmentName:
+        """Base + tails -> a new base (latest row per key), dropping rows past retention."""
+        first = base.first if base else tails[0].first
+        name = SegmentName.new(tails[0].partition, "base", first, tails[-1].last)
+        key = ", ".join(relation.key)
+        cutoff = (
+            datetime.now(UTC) - self.policy.retention
+            if relation.retained and self.policy.retention
+            else datetime(1, 1, 1, tzinfo=UTC)
+        )
+        base_files = [base.path] if base else [str(self.store.directory(relation) / SCHEMA_FILE)]
+        query = f"""
+            WITH tail AS (
+                SELECT * FROM read_parquet({_list([s.path for s in tails])})
+                QUALIFY row_number() OVER (PARTITION BY {key} ORDER BY _offset DESC) = 1
+            )
+            SELECT * FROM (
+                SELECT * FROM read_parquet({_list(base_files)}) ANTI JOIN tail USING ({key})
+                UNION ALL BY NAME
+                SELECT * FROM tail
+            )
+            WHERE {relation.time_column} >= TIMESTAMPTZ '{cutoff.isoformat()}'
+            ORDER BY {relation.time_column}
+        """
+        self._copy(relation, name, query)
+        log.info("rewrote base", extra={"relation": relation.name, "segments": len(tails) + 1})
+        return name
+
+    def _copy(self, relation: Relation, name: SegmentName, query: str) -> None:
+        """Stream the query's rows into the new segment (DuckDB spills to disk, not memory)."""
+
+        def write(temp: Path) -> None:
+            self.connection.execute(
+                f"COPY ({query}) TO {literal(str(temp))} (FORMAT parquet, COMPRESSION zstd)"
+            )
+
+        write_atomically(self.store.directory(relation) / name.filename, write)
+
+    def _delete_replaced(self, relation: Relation, current: list[Segment]) -> None:
+        """Delete segments no reader can still use.
+
+        A snapshot reader uses the segments current (gate 0) when it was taken, for at most
+        DELETE_GRACE_S; a live reader those current with the reader gate. Both sets as of
+        the grace period ago are within the set current with gate + grace now.
+        """
+        window_ms = READER_GATE_MS + int(DELETE_GRACE_S * 1000)
+        in_use = {s.path for s in current} | {
+            s.path for s in current_segments(self.connection, self.store, relation, window_ms)
+        }
+        for _, path in self.store.segments(relation):
+            if str(path) not in in_use:
+                path.unlink(missing_ok=True)
+                log.debug("deleted replaced segment", extra={"segment": path.name})
+
+
+def _list(paths: list[str]) -> str:
+    # Paths are our own segment names, never user input.
+    return "[" + ", ".join(literal(path) for path in paths) + "]"
+
+
+def _rows(segment: Segment | None) -> int:
+    return pq.read_metadata(segment.path).num_rows if segment else 0
+
+
+class CompactorThread(threading.Thread):
+    """Runs passes every ``interval_s`` until stopped; a failed pass is logged and retried."""
+
+    def __init__(self, compactor: Compactor, interval_s: float) -> None:
+        super().__init__(name="compactor", daemon=True)
+        self.compactor = compactor
+        self.interval_s = interval_s
+        self.stopping = threading.Event()
+
+    def run(self) -> None:
+        while not self.stopping.wait(self.interval_s):
+            try:
+                self.compactor.run_once()
+            except Exception:
+                log.exception("compaction pass failed; retrying next interval")
+
+    def stop(self) -> None:
+        self.stopping.set()
+        self.join()

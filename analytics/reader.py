@@ -1,0 +1,70 @@
+"""Read-only access to the analytics store, for the dashboard and ``smsradar sql``.
+
+A reader is an in-memory DuckDB connection with views over the segments current when it
+was opened (store.install_snapshot_views), then locked down: it may read files under the
+store only, may not load extensions, and cannot change its own settings back. ``run_query``
+also refuses anything but a single SELECT (or EXPLAIN), so no statement can create,
+modify, attach, install or copy out.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import duckdb
+
+from analytics.store import Store, install_snapshot_views
+from smsradar.settings import Settings
+
+ALLOWED_STATEMENTS = {duckdb.StatementType.SELECT, duckdb.StatementType.EXPLAIN}
+
+
+class QueryError(ValueError):
+    """A query that is not allowed or does not run; the message is one line for the user."""
+
+
+@dataclass(frozen=True)
+class QueryResult:
+    columns: list[str]
+    rows: list[tuple[Any, ...]]
+
+
+def connect(settings: Settings) -> duckdb.DuckDBPyConnection:
+    """A locked-down connection with every relation of CONTRACT.md as a view."""
+    store = Store(settings.data_dir)
+    store.ensure()
+    connection = duckdb.connect(
+        config={"autoinstall_known_extensions": False, "autoload_known_extensions": False}
+    )
+    install_snapshot_views(connection, store)
+    connection.execute("SET allowed_directories = [?]", [str(store.root) + "/"])
+    connection.execute("SET enable_external_access = false")
+    connection.execute("SET lock_configuration = true")
+    return connection
+
+
+def run_query(
+    connection: duckdb.DuckDBPyConnection, sql: str, parameters: list[Any] | None = None
+) -> QueryResult:
+    """Run one read-only statement; every failure is a QueryError with a one-line reason."""
+    try:
+        statements = duckdb.extract_statements(sql)
+    except duckdb.Error as exc:
+        raise QueryError(_one_line(exc)) from None
+    if len(statements) != 1:
+        raise QueryError(f"expected one SQL statement, got {len(statements)}")
+    if statements[0].type not in ALLOWED_STATEMENTS:
+        kind = statements[0].type.name
+        raise QueryError(f"read-only: {kind} statements are not allowed, only SELECT")
+    try:
+        cursor = connection.execute(sql, parameters or [])
+        columns = [d[0] for d in cursor.description or []]
+        return QueryResult(columns, cursor.fetchall())
+    except duckdb.Error as exc:
+        raise QueryError(_one_line(exc)) from None
+
+
+def _one_line(exc: Exception) -> str:
+    # DuckDB appends the query with a caret on following lines; the first line says it.
+    return str(exc).strip().splitlines()[0]

@@ -1,0 +1,216 @@
+"""The sink: fact topics -> Parquet segments of the analytics store.
+
+Offsets are committed only after the segment holding the records is durable (fsynced and
+renamed), and on start each partition resumes after the last offset already in a segment,
+so a crash neither loses nor re-writes records. Even a re-written record would be harmless:
+readers keep one row per key, the one with the highest offset.
+
+One sink writes a store (a lock file says so); it is cheap enough that one keeps up with
+many workers. Its compactor runs in a thread beside it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import fcntl
+import logging
+import os
+import signal
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+import pyarrow as pa
+from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
+from pydantic import ValidationError
+
+from analytics.compactor import CompactionPolicy, Compactor, CompactorThread
+from analytics.relations import RELATIONS, Relation
+from analytics.store import SegmentName, Store
+from smsradar.kafka import client_options, ensure_topics, make_producer
+from smsradar.settings import Settings
+
+log = logging.getLogger("smsradar.analytics")
+
+
+class StoreLockedError(RuntimeError):
+    pass
+
+
+@contextmanager
+def writer_lock(store: Store) -> Iterator[None]:
+    """Hold the store's single-writer lock (released by the OS if the process dies)."""
+    store.root.mkdir(parents=True, exist_ok=True)
+    path = store.root / ".writer.lock"
+    with open(path, "a+") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "another process"
+            raise StoreLockedError(
+                f"another sink ({holder}) is writing to {store.root}; one sink per store"
+            ) from None
+        handle.truncate(0)
+        handle.write(f"pid {os.getpid()}")
+        handle.flush()
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+@dataclass
+class Batch:
+    """Records of one fact-topic partition read since the last flush."""
+
+    relation: Relation
+    partition: int
+    first: int
+    last: int = -1
+    rows: list[dict[str, Any]] = field(default_factory=list)
+
+
+class Sink:
+    def __init__(self, settings: Settings, store: Store) -> None:
+        self.settings = settings
+        self.store = store
+        self.relations = {settings.fact_topic(r.name): r for r in RELATIONS.values()}
+        self.batches: dict[TopicPartition, Batch] = {}
+        self.written_rows = 0
+        self.invalid_records = 0
+        self.stopping = asyncio.Event()
+
+    async def run(self) -> None:
+        await ensure_topics(
+            self.settings, {topic: {"cleanup.policy": "compact"} for topic in self.relations}
+        )
+        consumer = AIOKafkaConsumer(
+            **client_options(self.settings),
+            group_id=f"{self.settings.app_id}-sink",
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            max_poll_records=self.settings.sink_max_batch_rows,
+        )
+        consumer.subscribe(list(self.relations), listener=_ResumeAfterSegments(self, consumer))
+        producer = make_producer(self.settings)
+        await consumer.start()
+        await producer.start()
+        try:
+            await self._consume(consumer, producer)
+        finally:
+            await self._flush(consumer)
+            await consumer.stop()
+            await producer.stop()
+
+    async def _consume(self, consumer: AIOKafkaConsumer, producer: Any) -> None:
+        interval = self.settings.sink_flush_interval_s
+        flushed_at = time.monotonic()
+        while not self.stopping.is_set():
+            records = await consumer.getmany(timeout_ms=int(interval * 1000))
+            for tp, messages in records.items():
+                for message in messages:
+                    await self._add(tp, message, producer)
+            pending = sum(len(b.rows) for b in self.batches.values())
+            if (
+                time.monotonic() - flushed_at >= interval
+                or pending >= self.settings.sink_max_batch_rows
+            ):
+                await self._flush(consumer)
+                flushed_at = time.monotonic()
+
+    async def _add(self, tp: TopicPartition, message: Any, producer: Any) -> None:
+        relation = self.relations[tp.topic]
+        batch = self.batches.get(tp)
+        if batch is None:
+            batch = self.batches[tp] = Batch(relation, tp.partition, first=message.offset)
+        batch.last = message.offset
+        try:
+            fact = relation.fact.model_validate_json(message.value)
+        except ValidationError as exc:
+            # Never dropped silently: kept whole in the dead-letter topic, with the reason.
+            self.invalid_records += 1
+            reason = f"{type(exc).__name__}: {exc}"[:2000]
+            log.warning("fact dead-lettered", extra={"topic": tp.topic, "reason": reason[:300]})
+            headers = [("source", b"sink"), ("stage", b"sink"), ("reason", reason.encode())]
+            await producer.send_and_wait(
+                self.settings.deadletter_topic, message.value, key=message.key, headers=headers
+            )
+            return
+        row = fact.model_dump()
+        row["_partition"] = tp.partition
+        row["_offset"] = message.offset
+        batch.rows.append(row)
+
+    async def _flush(self, consumer: AIOKafkaConsumer) -> None:
+        """Write every batch as a segment, durably; then commit their offsets."""
+        batches, self.batches = self.batches, {}
+        if not batches:
+            return
+        await asyncio.to_thread(self._write, list(batches.values()))
+        await consumer.commit({tp: batch.last + 1 for tp, batch in batches.items()})
+
+    def _write(self, batches: list[Batch]) -> None:
+        for batch in batches:
+            if not batch.rows:
+                continue  # only dead-lettered records: nothing to keep, the commit moves on
+            table = pa.Table.from_pylist(batch.rows, schema=batch.relation.schema)
+            name = SegmentName.new(batch.partition, "tail", batch.first, batch.last)
+            self.store.write_segment(batch.relation, name, table)
+            self.written_rows += len(batch.rows)
+
+    def next_offset(self, tp: TopicPartition) -> int | None:
+        """Resume point from the segments: after the last offset any of them holds."""
+        relation = self.relations[tp.topic]
+        lasts = [n.last for n, _ in self.store.segments(relation) if n.partition == tp.partition]
+        return max(lasts) + 1 if lasts else None
+
+
+class _ResumeAfterSegments(ConsumerRebalanceListener):  # type: ignore[misc]
+    def __init__(self, sink: Sink, consumer: AIOKafkaConsumer) -> None:
+        self.sink = sink
+        self.consumer = consumer
+
+    async def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:
+        await self.sink._flush(self.consumer)
+
+    async def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
+        for tp in assigned:
+            stored = self.sink.next_offset(tp)
+            committed = await self.consumer.committed(tp)
+            if stored is not None and (committed is None or stored > committed):
+                self.consumer.seek(tp, stored)
+
+
+def compaction_policy(settings: Settings) -> CompactionPolicy:
+    retention = timedelta(days=settings.retention_days) if settings.retention_days else None
+    return CompactionPolicy(rebase_min_rows=settings.compact_rebase_min_rows, retention=retention)
+
+
+def run_sink(settings: Settings) -> None:
+    """``smsradar sink``: run until SIGINT/SIGTERM, then flush, commit and stop."""
+    store = Store(settings.data_dir)
+    with writer_lock(store):
+        store.ensure()
+        store.remove_temporaries()
+        store.write_catalog()  # views of this version
+        compactor = CompactorThread(
+            Compactor(store, compaction_policy(settings)), settings.compact_interval_s
+        )
+        compactor.start()
+        try:
+            asyncio.run(_run_until_signalled(Sink(settings, store)))
+        finally:
+            compactor.stop()
+
+
+async def _run_until_signalled(sink: Sink) -> None:
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, sink.stopping.set)
+    log.info("sink started", extra={"store": str(sink.store.root)})
+    await sink.run()
+    log.info("sink stopped", extra={"rows": sink.written_rows, "invalid": sink.invalid_records})
