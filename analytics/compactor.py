@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -61,7 +62,7 @@ class Compactor:
                 written += self._compact(
                     relation, [s for s in segments if s.partition == partition]
                 )
-            self._delete_replaced(relation, segments)
+            self._delete_replaced(relation)
         return written
 
     def _compact(self, relation: Relation, segments: list[Segment]) -> int:
@@ -130,21 +131,33 @@ class Compactor:
 
         write_atomically(self.store.directory(relation) / name.filename, write)
 
-    def _delete_replaced(self, relation: Relation, current: list[Segment]) -> None:
-        """Delete segments no reader can still use.
+    def _delete_replaced(self, relation: Relation) -> None:
+        """Delete segments whose rows a compactor output has held long enough.
 
-        A snapshot reader uses the segments current (gate 0) when it was taken, for at most
-        DELETE_GRACE_S; a live reader those current with the reader gate. Both sets as of
-        the grace period ago are within the set current with gate + grace now.
+        A live reader switches to an output READER_GATE_MS after it was written and a
+        snapshot reader lives at most DELETE_GRACE_S, so once an output covering a segment
+        is older than both, no reader can still use the segment.
         """
-        window_ms = READER_GATE_MS + int(DELETE_GRACE_S * 1000)
-        in_use = {s.path for s in current} | {
-            s.path for s in current_segments(self.connection, self.store, relation, window_ms)
-        }
-        for _, path in self.store.segments(relation):
-            if str(path) not in in_use:
+        now_ms = time.time() * 1000
+        window_ms = READER_GATE_MS + DELETE_GRACE_S * 1000
+        segments = self.store.segments(relation)
+        settled = [
+            n for n, _ in segments if n.kind != "tail" and now_ms - n.created_ms >= window_ms
+        ]
+        for name, path in segments:
+            if any(_covers(output, name) for output in settled):
                 path.unlink(missing_ok=True)
                 log.debug("deleted replaced segment", extra={"segment": path.name})
+
+
+def _covers(output: SegmentName, segment: SegmentName) -> bool:
+    """Does ``output`` hold every row of ``segment`` (same partition, wider offset range)?"""
+    if output == segment or output.partition != segment.partition:
+        return False
+    if (output.first, output.last) == (segment.first, segment.last):
+        # a compactor re-run of the same range: the later output counts (segments.sql)
+        return segment.kind != "tail" and output.created_ms > segment.created_ms
+    return output.first <= segment.first and output.last >= segment.last
 
 
 def _list(paths: list[str]) -> str:

@@ -116,7 +116,7 @@ class Store:
 
     def remove_temporaries(self) -> None:
         """Drop what a crashed writer left half-done (only the single writer calls this)."""
-        for leftover in self.root.glob(f"**/*{TEMP_SUFFIX}"):
+        for leftover in (self.root / "segments").glob(f"*/.*{TEMP_SUFFIX}"):
             leftover.unlink(missing_ok=True)
 
 
