@@ -16,6 +16,7 @@ import fcntl
 import logging
 import os
 import signal
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -190,8 +191,9 @@ def compaction_policy(settings: Settings) -> CompactionPolicy:
     return CompactionPolicy(rebase_min_rows=settings.compact_rebase_min_rows, retention=retention)
 
 
-def run_sink(settings: Settings) -> None:
-    """``smsradar sink``: run until SIGINT/SIGTERM, then flush, commit and stop."""
+@contextmanager
+def sink_resources(settings: Settings) -> Iterator[Sink]:
+    """The store locked, laid out and cleaned up, with its compactor running."""
     store = Store(settings.data_dir)
     with writer_lock(store):
         store.ensure()
@@ -202,15 +204,60 @@ def run_sink(settings: Settings) -> None:
         )
         compactor.start()
         try:
-            asyncio.run(_run_until_signalled(Sink(settings, store)))
+            yield Sink(settings, store)
         finally:
             compactor.stop()
+
+
+def run_sink(settings: Settings) -> None:
+    """``smsradar sink``: run until SIGINT/SIGTERM, then flush, commit and stop."""
+    with sink_resources(settings) as sink:
+        asyncio.run(_run_until_signalled(sink))
 
 
 async def _run_until_signalled(sink: Sink) -> None:
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, sink.stopping.set)
+    await _run_logged(sink)
+
+
+async def _run_logged(sink: Sink) -> None:
     log.info("sink started", extra={"store": str(sink.store.root)})
     await sink.run()
     log.info("sink stopped", extra={"rows": sink.written_rows, "invalid": sink.invalid_records})
+
+
+class SinkThread(threading.Thread):
+    """The sink beside another main loop (``smsradar worker --with-sink``)."""
+
+    def __init__(self, settings: Settings) -> None:
+        super().__init__(name="sink", daemon=True)
+        self.settings = settings
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.sink: Sink | None = None
+        self.started = threading.Event()
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        try:
+            with sink_resources(self.settings) as sink:
+                self.sink = sink
+                asyncio.run(self._main(sink))
+        except BaseException as exc:  # reported by stop(); the worker must not hang
+            self.error = exc
+            self.started.set()
+
+    async def _main(self, sink: Sink) -> None:
+        self.loop = asyncio.get_running_loop()
+        self.started.set()
+        await _run_logged(sink)
+
+    def stop(self) -> None:
+        """Flush, commit and stop; re-raise what made the sink fail, if anything."""
+        self.started.wait()
+        if self.loop is not None and self.sink is not None:
+            self.loop.call_soon_threadsafe(self.sink.stopping.set)
+        self.join()
+        if self.error is not None:
+            raise self.error

@@ -192,14 +192,29 @@ def simulate(
 
 @main.command()
 @data_dir_option
-def worker(settings: Settings) -> None:
+@click.option(
+    "--with-sink",
+    is_flag=True,
+    help="Also run the analytics sink in this process (one sink per store).",
+)
+def worker(settings: Settings, with_sink: bool) -> None:
     """Run a stream worker (Faust): webhooks -> per-message facts and failure-rate windows.
 
     Several workers with the same SMSRADAR_APP_ID share the partitions between them.
     """
     from streams.worker import run_worker
 
-    run_worker(settings)
+    if not with_sink:
+        run_worker(settings)
+        return
+    from analytics.sink import SinkThread
+
+    sink = SinkThread(settings)
+    sink.start()
+    try:
+        run_worker(settings)
+    finally:
+        sink.stop()
 
 
 @main.command()

@@ -97,7 +97,7 @@ def start_worker(tmp_path: Path, topic_prefix: str) -> Iterator[WorkerFactory]:
     started: list[ManagedProcess] = []
     counter = itertools.count()
 
-    def start(bootstrap: str, **env: str) -> ManagedProcess:
+    def start(bootstrap: str, *args: str, **env: str) -> ManagedProcess:
         number = next(counter)
         variables = {
             "SMSRADAR_KAFKA_BOOTSTRAP": bootstrap,
@@ -110,7 +110,7 @@ def start_worker(tmp_path: Path, topic_prefix: str) -> Iterator[WorkerFactory]:
             **env,
         }
         process = ManagedProcess(
-            smsradar_argv("worker"), variables, tmp_path / f"worker-{number}.log"
+            smsradar_argv("worker", *args), variables, tmp_path / f"worker-{number}.log"
         )
         started.append(process)
         return process

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import signal
 import time
 from datetime import UTC, datetime
+from pathlib import Path
 
 import httpx
 import pytest
@@ -124,3 +126,17 @@ def test_an_accepted_webhook_is_queryable_within_5_seconds(
         delays.append(time.monotonic() - accepted)
     print(f"202 -> visible in messages: {[round(d, 2) for d in delays]} s")
     assert max(delays) <= 5.0, delays
+
+
+def test_worker_with_sink_writes_the_store_and_stops_cleanly(
+    receiver: RunningReceiver, broker: EmbeddedBroker, start_worker: WorkerFactory, tmp_path: Path
+) -> None:
+    worker = start_worker(
+        broker.bootstrap, "--with-sink", SMSRADAR_DATA_DIR=str(receiver.settings.data_dir)
+    )
+    traffic = simulator.TrafficConfig(seed=43, rate=10, messages=60)
+    posting = simulator.PostConfig(url=receiver.url, rate=200, concurrency=8)
+    result = asyncio.run(simulator.run_async(traffic, posting))
+    wait_for_store(receiver.settings, result.messages)
+    assert actual_messages(store_as_facts(receiver.settings)) == expected_messages(result.messages)
+    assert worker.stop(signal.SIGINT) == 0, worker.output()
