@@ -49,6 +49,8 @@ def create_app(settings: Settings) -> faust.App:
         value_serializer="raw",
         consumer_auto_offset_reset="earliest",
         producer_acks=-1,
+        # Batch the many small fact and changelog records (0 sends one request per record).
+        producer_linger=0.01,
         web_enabled=False,
         table_standby_replicas=0,
         # A worker killed without leaving its group must not stall the next one for long.
