@@ -39,6 +39,10 @@ log = logging.getLogger("smsradar.analytics")
 @dataclass(frozen=True)
 class CompactionPolicy:
     merge_at_segments: int = 8  # merge a partition's tails once there are this many
+    # Replaced segments are deleted in sweeps this far apart. A query through the catalog's
+    # live views lists every file of a relation when it starts and may open any of them, so
+    # a deletion during such a query fails it: sweeps are kept rare.
+    sweep_interval_s: float = 600.0
     # Rewrite the base once the tails hold this share of its rows (and at least min rows):
     # the base is the big file, so it is rewritten rarely.
     rebase_share: float = 0.125
@@ -51,6 +55,7 @@ class Compactor:
         self.store = store
         self.policy = policy
         self.connection = duckdb.connect()
+        self.swept_at = -float("inf")
         install_macros(self.connection)
 
     def run_once(self) -> int:
@@ -62,7 +67,10 @@ class Compactor:
                 written += self._compact(
                     relation, [s for s in segments if s.partition == partition]
                 )
-            self._delete_replaced(relation)
+        if time.monotonic() - self.swept_at >= self.policy.sweep_interval_s:
+            for relation in RELATIONS.values():
+                self._delete_replaced(relation)
+            self.swept_at = time.monotonic()
         return written
 
     def _compact(self, relation: Relation, segments: list[Segment]) -> int:
@@ -155,8 +163,9 @@ def _covers(output: SegmentName, segment: SegmentName) -> bool:
     if output == segment or output.partition != segment.partition:
         return False
     if (output.first, output.last) == (segment.first, segment.last):
-        # a compactor re-run of the same range: the later output counts (segments.sql)
-        return segment.kind != "tail" and output.created_ms > segment.created_ms
+        # A compactor output of exactly a tail's range replaced it (a base of one tail);
+        # of two outputs of the same range (a re-run) the later counts, as in segments.sql.
+        return segment.kind == "tail" or output.created_ms > segment.created_ms
     return output.first <= segment.first and output.last >= segment.last
 
 

@@ -9,6 +9,7 @@ modify, attach, install or copy out.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,8 +17,6 @@ import duckdb
 
 from analytics.store import Store, install_snapshot_views
 from smsradar.settings import Settings
-
-ALLOWED_STATEMENTS = {duckdb.StatementType.SELECT, duckdb.StatementType.EXPLAIN}
 
 
 class QueryError(ValueError):
@@ -54,15 +53,27 @@ def run_query(
         raise QueryError(_one_line(exc)) from None
     if len(statements) != 1:
         raise QueryError(f"expected one SQL statement, got {len(statements)}")
-    if statements[0].type not in ALLOWED_STATEMENTS:
-        kind = statements[0].type.name
-        raise QueryError(f"read-only: {kind} statements are not allowed, only SELECT")
+    _check_read_only(statements[0])
     try:
         cursor = connection.execute(sql, parameters or [])
         columns = [d[0] for d in cursor.description or []]
         return QueryResult(columns, cursor.fetchall())
     except duckdb.Error as exc:
         raise QueryError(_one_line(exc)) from None
+
+
+def _check_read_only(statement: duckdb.Statement) -> None:
+    if statement.type is duckdb.StatementType.SELECT:
+        return
+    if statement.type is duckdb.StatementType.EXPLAIN:
+        # EXPLAIN ANALYZE runs what it explains: only a plain EXPLAIN of a SELECT passes.
+        explained = re.sub(r"^\s*EXPLAIN\b", "", statement.query, flags=re.IGNORECASE)
+        if not re.match(r"\s*(ANALYZE\b|\()", explained, flags=re.IGNORECASE):
+            inner = duckdb.extract_statements(explained)
+            if len(inner) == 1 and inner[0].type is duckdb.StatementType.SELECT:
+                return
+        raise QueryError("read-only: only EXPLAIN of a SELECT is allowed (not EXPLAIN ANALYZE)")
+    raise QueryError(f"read-only: {statement.type.name} statements are not allowed, only SELECT")
 
 
 def _one_line(exc: Exception) -> str:
