@@ -6,10 +6,17 @@ from collections.abc import Callable, Iterator
 
 from smsradar.bench import Measurement, progress
 from smsradar.bench.pipeline import measure_pipeline
+from smsradar.bench.queries import measure_queries
+
+
+def _queries_full() -> list[Measurement]:
+    return [*measure_queries(1_000_000), *measure_queries(10_000_000)]
+
 
 # group name -> (full run, quick run)
 GROUPS: dict[str, tuple[Callable[[], list[Measurement]], Callable[[], list[Measurement]]]] = {
     "pipeline": (lambda: measure_pipeline(messages=20_000), lambda: measure_pipeline(2_000)),
+    "queries": (_queries_full, lambda: measure_queries(100_000)),
 }
 
 
