@@ -393,6 +393,39 @@ ORDER BY started_at DESC, alert_id
 """
 
 
+# Failed messages per raw code: the status code and, where the provider sends one, the
+# detail code (Smstools delivery_code_detail). share as in FAILURES_BY_SQL.
+FAILURES_BY_CODE_SQL = f"""
+WITH grouped AS (
+    SELECT provider, provider_status, error_code, error_category, count(*) AS failed
+    FROM ({_MESSAGES_IN_RANGE})
+    WHERE list_contains($failed_statuses, status)
+    GROUP BY ALL
+)
+SELECT *, failed / sum(failed) OVER () AS share
+FROM grouped
+ORDER BY failed DESC, provider, provider_status, error_code NULLS FIRST
+"""
+
+# The values the sidebar offers: those of messages created in [$start, $end).
+DIMENSION_VALUES_SQL = """
+SELECT
+    list_sort(list_distinct(list(provider))) AS providers,
+    list_sort(list_distinct(list(device_id))) AS devices,
+    list_sort(list_distinct(list(recipient_country))) AS countries
+FROM messages
+WHERE created_at >= $start AND created_at < $end
+"""
+
+STORE_EXTENT_SQL = """
+SELECT
+    (SELECT count(*) FROM messages) AS messages,
+    (SELECT max(created_at) FROM messages) AS newest_message_at,
+    (SELECT count(*) FROM inbound_messages) AS inbound,
+    (SELECT max(received_at) FROM inbound_messages) AS newest_inbound_at
+"""
+
+
 # -- KPIs ----------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Kpis:
@@ -563,6 +596,13 @@ def _failures(
     return connection.execute(sql, parameters).df()
 
 
+def failures_by_code(connection: duckdb.DuckDBPyConnection, filters: Filters) -> DataFrame:
+    """Failed messages per raw code, most first: provider, provider_status, error_code
+    (the detail code, None if the provider sent none), error_category, failed, share."""
+    parameters = {**filters.parameters(), "failed_statuses": FAILED_STATUSES}
+    return connection.execute(FAILURES_BY_CODE_SQL, parameters).df()
+
+
 # -- single messages -----------------------------------------------------------------------
 def message_timeline(
     connection: duckdb.DuckDBPyConnection,
@@ -654,6 +694,50 @@ def alerts(connection: duckdb.DuckDBPyConnection, state: AlertState = "all") -> 
     if state not in ALERT_STATES:
         raise ValueError(f"state must be one of {', '.join(ALERT_STATES)}")
     return connection.execute(ALERTS_SQL, {"state": state}).df()
+
+
+# -- what the store holds ------------------------------------------------------------------
+@dataclass(frozen=True)
+class DimensionValues:
+    """Distinct values, sorted, for the dashboard's filter choices."""
+
+    providers: list[str]
+    devices: list[str]
+    countries: list[str]
+
+
+def dimension_values(
+    connection: duckdb.DuckDBPyConnection, start: datetime, end: datetime
+) -> DimensionValues:
+    """Providers, devices and destination countries of messages created in [start, end)."""
+    row = connection.execute(DIMENSION_VALUES_SQL, {"start": start, "end": end}).fetchone()
+    providers, devices, countries = row if row else ([], [], [])
+    return DimensionValues(
+        providers=list(providers or []),
+        devices=list(devices or []),
+        countries=list(countries or []),
+    )
+
+
+@dataclass(frozen=True)
+class StoreExtent:
+    """How much the store holds, whatever the time range: tells an empty store from an
+    empty selection. Reads every message: call it only when a selection came back empty."""
+
+    messages: int
+    newest_message_at: datetime | None
+    inbound: int
+    newest_inbound_at: datetime | None
+
+    @property
+    def is_empty(self) -> bool:
+        return self.messages == 0 and self.inbound == 0
+
+
+def store_extent(connection: duckdb.DuckDBPyConnection) -> StoreExtent:
+    row = connection.execute(STORE_EXTENT_SQL).fetchone()
+    assert row is not None  # an aggregate without GROUP BY gives one row
+    return StoreExtent(*row)
 
 
 # -- helpers -------------------------------------------------------------------------------
