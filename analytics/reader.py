@@ -10,6 +10,7 @@ modify, attach, install or copy out.
 from __future__ import annotations
 
 import re
+import threading
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,6 +28,7 @@ class QueryError(ValueError):
 class QueryResult:
     columns: list[str]
     rows: list[tuple[Any, ...]]
+    truncated: bool = False  # more rows than max_rows: only the first max_rows are here
 
 
 def connect(settings: Settings) -> duckdb.DuckDBPyConnection:
@@ -44,9 +46,19 @@ def connect(settings: Settings) -> duckdb.DuckDBPyConnection:
 
 
 def run_query(
-    connection: duckdb.DuckDBPyConnection, sql: str, parameters: list[Any] | None = None
+    connection: duckdb.DuckDBPyConnection,
+    sql: str,
+    parameters: list[Any] | None = None,
+    *,
+    max_rows: int | None = None,
+    timeout_s: float | None = None,
 ) -> QueryResult:
-    """Run one read-only statement; every failure is a QueryError with a one-line reason."""
+    """Run one read-only statement; every failure is a QueryError with a one-line reason.
+
+    ``max_rows`` keeps only the first rows (``truncated`` says if there were more), and
+    ``timeout_s`` interrupts a query running longer: a console that many people use must
+    not let one query fill the memory or hold a core.
+    """
     try:
         statements = duckdb.extract_statements(sql)
     except duckdb.Error as exc:
@@ -54,12 +66,23 @@ def run_query(
     if len(statements) != 1:
         raise QueryError(f"expected one SQL statement, got {len(statements)}")
     _check_read_only(statements[0])
+    timer = None if timeout_s is None else threading.Timer(timeout_s, connection.interrupt)
     try:
+        if timer is not None:
+            timer.start()
         cursor = connection.execute(sql, parameters or [])
         columns = [d[0] for d in cursor.description or []]
-        return QueryResult(columns, cursor.fetchall())
+        if max_rows is None:
+            return QueryResult(columns, cursor.fetchall())
+        rows = cursor.fetchmany(max_rows + 1)
+        return QueryResult(columns, rows[:max_rows], truncated=len(rows) > max_rows)
+    except duckdb.InterruptException:
+        raise QueryError(f"stopped after {timeout_s:g} s: the query took too long") from None
     except duckdb.Error as exc:
         raise QueryError(_one_line(exc)) from None
+    finally:
+        if timer is not None:
+            timer.cancel()
 
 
 def _check_read_only(statement: duckdb.Statement) -> None:

@@ -695,3 +695,20 @@ def test_a_young_output_is_hidden_from_live_views_not_from_snapshots(
     _output(gated, kind, created_ms=now_ms() - READER_GATE_MS - 5_000)
     assert _statuses(catalog_rows(gated, "FROM messages")) == from_output
     assert _statuses(snapshot_rows(gated.root.parent, "FROM messages")) == from_output
+
+
+def test_run_query_keeps_the_first_rows_and_stops_a_long_query(tmp_path: Path) -> None:
+    connection = connect(Settings(data_dir=tmp_path))
+    try:
+        capped = run_query(connection, "SELECT * FROM range(10) AS t(n)", max_rows=3)
+        assert (capped.columns, capped.rows, capped.truncated) == (["n"], [(0,), (1,), (2,)], True)
+        exact = run_query(connection, "SELECT * FROM range(3) AS t(n)", max_rows=3)
+        assert (len(exact.rows), exact.truncated) == (3, False)
+        started = time.monotonic()
+        with pytest.raises(QueryError, match="took too long"):
+            run_query(connection, "SELECT count(*) FROM range(1000000000000)", timeout_s=0.3)
+        assert time.monotonic() - started < 5
+        # the connection answers the next query
+        assert run_query(connection, "SELECT 42", timeout_s=5).rows == [(42,)]
+    finally:
+        connection.close()
