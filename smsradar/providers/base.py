@@ -85,6 +85,18 @@ class Adapter:
     normalize: Callable[[WebhookEnvelope, ZoneInfo], list[CanonicalEvent]]
     # provider code -> its meaning from the gateway's documentation
     code_meanings: Mapping[str, str] = field(default_factory=dict)
+    # The payload fields whose codes become ``provider_status`` and ``error_code``, as
+    # named in code_meanings' keys ("status_id:7").
+    status_code_field: str = "status"
+    detail_code_field: str | None = None
+
+    def describe_code(self, status: str, detail: str | None = None) -> str | None:
+        """The documented meaning of a raw status code and its detail code, if known."""
+        meanings = [self.code_meanings.get(f"{self.status_code_field}:{status}")]
+        if detail is not None and self.detail_code_field is not None:
+            meanings.append(self.code_meanings.get(f"{self.detail_code_field}:{detail}"))
+        known = [meaning for meaning in meanings if meaning]
+        return ": ".join(known) if known else None
 
 
 # Provider timestamps seen in the wild: "2019-01-01 00:00:00", ISO 8601 with or without

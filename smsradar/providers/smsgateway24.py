@@ -210,4 +210,5 @@ ADAPTER = Adapter(
     ),
     normalize=normalize,
     code_meanings=CODE_MEANINGS,
+    status_code_field="status_id",
 )

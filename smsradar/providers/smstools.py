@@ -312,4 +312,6 @@ ADAPTER = Adapter(
     ),
     normalize=normalize,
     code_meanings=CODE_MEANINGS,
+    status_code_field="delivery_code",
+    detail_code_field="delivery_code_detail",
 )
