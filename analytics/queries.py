@@ -385,8 +385,8 @@ LIMIT $limit
 
 ALERTS_SQL = """
 SELECT
-    alert_id, rule, dimension, dimension_value, state, started_at, resolved_at,
-    failure_rate, baseline_rate, total, message
+    alert_id, rule, dimension, dimension_value, state, started_at, fired_at, resolved_at,
+    failure_rate, peak_failure_rate, baseline_rate, total, message
 FROM alerts
 WHERE $state = 'all' OR state = $state
 ORDER BY started_at DESC, alert_id

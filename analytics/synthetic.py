@@ -428,6 +428,8 @@ SELECT
     (100 + hash(i, $seed, 35) % 5000)::BIGINT AS total,
     format('failure rate of {} {} at {:.1f}%, baseline 4.0%',
            target.d, target.v, failure_rate * 100) AS message,
+    make_timestamptz(started_us + 180000000) AS fired_at,
+    failure_rate AS peak_failure_rate,
     0::INTEGER AS _partition,
     i::BIGINT AS _offset
 FROM raised

@@ -76,8 +76,9 @@ def up(
 ) -> None:
     """Run the whole system on this machine until Ctrl-C.
 
-    Starts the embedded broker (unless SMSRADAR_KAFKA_BOOTSTRAP is set) and the
-    receiver, then prints their URLs.
+    Starts the embedded broker (unless SMSRADAR_KAFKA_BOOTSTRAP is set), the receiver,
+    a stream worker, the sink and the dashboard, and prints the receiver's and the
+    dashboard's URLs.
     """
     from smsradar.up import run_up
 
@@ -232,6 +233,58 @@ def sink(settings: Settings) -> None:
     except StoreLockedError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(1)
+
+
+@main.command()
+@data_dir_option
+@click.option(
+    "--state",
+    type=click.Choice(["firing", "resolved", "all"]),
+    default="all",
+    show_default=True,
+    help="Which alerts to list.",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "csv", "json"]),
+    default="table",
+    show_default=True,
+    help="Output format.",
+)
+def alerts(settings: Settings, state: str, fmt: str) -> None:
+    """List failure-rate alerts, newest first (the alerts relation).
+
+    Rules and notification targets: SMSRADAR_ALERT_RULES (a TOML file; README,
+    Alerting), SMSRADAR_ALERT_WEBHOOK_URL, SMSRADAR_ALERT_SLACK_URL.
+    """
+    from analytics.formats import render
+    from analytics.queries import alerts as list_alerts
+    from analytics.reader import QueryResult, connect
+
+    frame = list_alerts(connect(settings), state)  # type: ignore[arg-type]
+    columns = list(frame.columns)
+    rows = [
+        tuple(None if value != value or value is None else value for value in row)  # NaN/NaT
+        for row in frame.astype(object).itertuples(index=False)
+    ]
+    click.echo(render(QueryResult(columns, rows), fmt), nl=False)
+
+
+@main.command()
+@data_dir_option
+@click.option("--host", default=None, help="Interface to listen on [default 127.0.0.1].")
+@click.option("--port", type=int, default=None, help="Port [default 8501; 0 = any free port].")
+def dashboard(settings: Settings, host: str | None, port: int | None) -> None:
+    """Run the Streamlit dashboard (headless) until Ctrl-C; prints its URL once ready."""
+    from dashboards.server import serve
+
+    overrides: dict[str, Any] = {}
+    if host is not None:
+        overrides["dashboard_host"] = host
+    if port is not None:
+        overrides["dashboard_port"] = port
+    sys.exit(serve(settings.model_copy(update=overrides)))
 
 
 @main.command()

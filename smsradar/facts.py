@@ -102,7 +102,8 @@ class FailureRateFact(Fact):
 class AlertFact(Fact):
     """One alert occurrence in its latest state. Key: ``alert_id``.
 
-    Written by the alerting stage on every state change (pending, firing, resolved).
+    Written by the alerting stage when an alert fires and when it resolves (state
+    ``firing`` or ``resolved``); a pending spike that does not last is not an alert.
     """
 
     alert_id: str
@@ -114,5 +115,7 @@ class AlertFact(Fact):
     resolved_at: datetime | None
     failure_rate: float | None
     baseline_rate: float | None
-    total: int
+    total: int  # decided outcomes (delivered + failed) in the rule's window at the change
     message: str
+    fired_at: datetime  # event time the alert fired (started_at + the rule's for_s or more)
+    peak_failure_rate: float | None  # highest window rate while firing

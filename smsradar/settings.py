@@ -66,6 +66,12 @@ class Settings(BaseSettings):
     # Events stamped further than this after their arrival are dead-lettered (broken clocks).
     max_clock_skew_s: int = Field(default=24 * 3600, ge=0)
 
+    # Alerting. A TOML file of rules and notifiers (README: Alerting); unset = defaults.
+    alert_rules: Path | None = None
+    # Notification targets besides the file's; secrets, as their URLs carry tokens.
+    alert_webhook_url: SecretStr | None = None
+    alert_slack_url: SecretStr | None = None
+
     # Analytics store (the sink and its compactor).
     # Facts are written to a new Parquet segment at least this often: the freshness floor.
     sink_flush_interval_s: float = Field(default=0.5, gt=0)
@@ -79,7 +85,12 @@ class Settings(BaseSettings):
     retention_days: int = Field(default=30, ge=0)
 
     # Dashboard.
+    dashboard_host: str = "127.0.0.1"
     dashboard_port: int = Field(default=8501, ge=0, le=65535)
+    # The zone the dashboard shows times in (IANA name); the store keeps UTC.
+    display_timezone: str = "UTC"
+    # The dashboard's default auto-refresh interval; 0 = off (each viewer can change it).
+    dashboard_refresh_s: int = Field(default=10, ge=0)
 
     # How naive provider timestamps are read (IANA zone names).
     smsgateway24_timezone: str = "UTC"
@@ -90,7 +101,9 @@ class Settings(BaseSettings):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["json", "text"] = "json"
 
-    _check_zones = field_validator("smsgateway24_timezone", "smstools_timezone")(_check_zone)
+    _check_zones = field_validator(
+        "smsgateway24_timezone", "smstools_timezone", "display_timezone"
+    )(_check_zone)
 
     @property
     def embedded_broker(self) -> bool:
@@ -118,6 +131,11 @@ class Settings(BaseSettings):
     def events_topic(self) -> str:
         """Canonical events, keyed by message: the normalize stage's output."""
         return f"{self.topic_prefix}.events"
+
+    @property
+    def alert_windows_topic(self) -> str:
+        """Failure-rate windows keyed by alert series (rule, dimension, value)."""
+        return f"{self.topic_prefix}.alerting.windows"
 
     def fact_topic(self, relation: str) -> str:
         return f"{self.topic_prefix}.facts.{relation}"

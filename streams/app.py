@@ -17,9 +17,12 @@ import faust
 
 from smsradar.providers import ADAPTERS
 from smsradar.settings import Settings
+from streams.alerting.notifiers import Notifications
+from streams.alerting.rules import load_alert_config
+from streams.alerting.stage import AlertEvaluator
 from streams.join import MessageJoiner
 from streams.normalize import Normalizer
-from streams.topics import Topics
+from streams.topics import Emit, Topics
 
 log = logging.getLogger("smsradar.streams")
 
@@ -60,20 +63,24 @@ def create_app(settings: Settings) -> faust.App:
     )
     partitions = settings.topic_partitions
     topics = Topics.of(settings)
+    # internal=True: the worker creates every topic it reads or writes, with these partition
+    # counts, before it subscribes. Apache Kafka would otherwise auto-create a written topic
+    # with the broker's num.partitions, and a consumer subscribed before the topic existed
+    # does not see it until its next metadata refresh (minutes).
     sinks: dict[str, Any] = {
-        name: app.topic(name, partitions=partitions, compacting=True) for name in topics.facts
+        name: app.topic(name, partitions=partitions, compacting=True, internal=True)
+        for name in topics.facts
     }
-    sinks[topics.events] = app.topic(topics.events, partitions=partitions)
-    sinks[topics.deadletter] = app.topic(topics.deadletter, partitions=partitions)
+    sinks[topics.events] = app.topic(topics.events, partitions=partitions, internal=True)
+    sinks[topics.deadletter] = app.topic(topics.deadletter, partitions=partitions, internal=True)
 
     async def emit(topic: str, key: str, value: bytes, headers: dict[str, bytes] | None) -> None:
         await sinks[topic].send(key=key.encode(), value=value, headers=headers)
 
     normalizer = Normalizer(settings, emit)
     for name in webhook_topic_names(settings):
-        app.agent(app.topic(name, partitions=partitions), name=f"normalize:{name}")(
-            _normalize_agent(normalizer)
-        )
+        source = app.topic(name, partitions=partitions, internal=True)
+        app.agent(source, name=f"normalize:{name}")(_normalize_agent(normalizer))
 
     json_schema: faust.Schema[str, Any] = faust.Schema(
         key_serializer="json", value_serializer="json"
@@ -87,7 +94,51 @@ def create_app(settings: Settings) -> faust.App:
         async for event in stream.events():
             await joiner.handle(event.value, event.message.partition, event.message.offset)
 
+    _add_alerting(app, settings, topics, sinks, emit, json_schema)
     return app
+
+
+def _add_alerting(
+    app: faust.App,
+    settings: Settings,
+    topics: Topics,
+    sinks: dict[str, Any],
+    emit: Emit,
+    json_schema: faust.Schema[str, Any],
+) -> None:
+    config = load_alert_config(settings)
+    partitions = settings.topic_partitions
+    evaluator = AlertEvaluator(
+        config,
+        settings.failure_window_s,
+        app.Table("alert-state", partitions=partitions, schema=json_schema),
+        emit,
+        topics,
+    )
+    windows = app.topic(topics.alert_windows, partitions=partitions)
+    sinks[topics.alert_windows] = windows
+
+    @app.agent(sinks[topics.failure_rates], name="alert-route")
+    async def route(stream: faust.StreamT[bytes]) -> None:
+        async for value in stream:
+            await evaluator.route(value)
+
+    @app.agent(windows, name="alert-evaluate")
+    async def evaluate(stream: faust.StreamT[bytes]) -> None:
+        async for event in stream.events():
+            await evaluator.evaluate(event.key.decode(), event.value, event.message.offset)
+
+    notifications = Notifications(
+        config.notifiers,
+        app.Table("alert-notified", partitions=partitions, schema=json_schema),
+        persist=lambda: app.producer.flush(),
+    )
+
+    # Its own stage: a slow or failing target delays notifications, never the evaluation.
+    @app.agent(sinks[topics.alerts], name="alert-notify")
+    async def notify(stream: faust.StreamT[bytes]) -> None:
+        async for value in stream:
+            await notifications.handle(value)
 
 
 def _normalize_agent(normalizer: Normalizer) -> Any:

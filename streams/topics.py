@@ -24,6 +24,8 @@ class Topics:
     status_events: str
     inbound: str
     failure_rates: str
+    alerts: str
+    alert_windows: str
     deadletter: str
 
     @classmethod
@@ -34,12 +36,14 @@ class Topics:
             status_events=settings.fact_topic("status_events"),
             inbound=settings.fact_topic("inbound_messages"),
             failure_rates=settings.fact_topic("failure_rates"),
+            alerts=settings.fact_topic("alerts"),
+            alert_windows=settings.alert_windows_topic,
             deadletter=settings.deadletter_topic,
         )
 
     @property
     def facts(self) -> tuple[str, ...]:
-        return (self.messages, self.status_events, self.inbound, self.failure_rates)
+        return (self.messages, self.status_events, self.inbound, self.failure_rates, self.alerts)
 
 
 def dump(model: BaseModel) -> bytes:

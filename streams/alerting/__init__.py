@@ -1,0 +1,1 @@
+"""Alerting on failure-rate spikes: rules, the per-series detector, notifiers."""
