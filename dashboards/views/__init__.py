@@ -1,0 +1,1 @@
+"""The dashboard's pages: scripts that st.navigation runs (see dashboards/app.py)."""
