@@ -23,7 +23,8 @@ log = logging.getLogger(__name__)
 _PR_SET_PDEATHSIG = 1
 
 
-def _die_with_parent() -> None:  # pragma: no cover - runs in the child before exec
+def die_with_parent() -> None:  # pragma: no cover - runs in the child before exec
+    """preexec_fn: the child gets SIGTERM when its parent dies (Linux)."""
     if sys.platform == "linux":
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
@@ -52,7 +53,7 @@ class Supervisor:
             list(child.argv),
             env={**os.environ, **child.env},
             start_new_session=True,
-            preexec_fn=_die_with_parent,
+            preexec_fn=die_with_parent,
         )
         self.children.append(child)
         deadline = time.monotonic() + child.ready_timeout_s

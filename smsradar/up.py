@@ -1,4 +1,8 @@
-"""``smsradar up``: the whole system on one machine, as one process tree."""
+"""``smsradar up``: the whole system on one machine, as one process tree.
+
+Started in order broker, receiver, worker, sink, dashboard, simulator; the supervisor
+stops them newest-first.
+"""
 
 from __future__ import annotations
 
@@ -34,6 +38,23 @@ def _command(*args: str) -> list[str]:
     return [sys.executable, "-m", "smsradar", *args]
 
 
+def _start_dashboard(supervisor: Supervisor, settings: Settings, env: dict[str, str]) -> None:
+    """``smsradar dashboard`` prints its own ``dashboard: http://…`` line once healthy;
+    this waits for the same health check so the line is out before ``up`` goes on."""
+    from dashboards.server import healthy, url
+
+    port = settings.dashboard_port or free_port()
+    base_url = url(settings, port)
+    supervisor.start(
+        Child(
+            "dashboard",
+            _command("dashboard", "--port", str(port)),
+            ready=lambda: healthy(base_url),
+            env={**env, "SMSRADAR_DASHBOARD_HOST": settings.dashboard_host},
+        )
+    )
+
+
 def run_up(settings: Settings, *, dashboard: bool, simulate_rate: float | None) -> int:
     supervisor = Supervisor()
     supervisor.install_signal_handlers()
@@ -63,6 +84,8 @@ def run_up(settings: Settings, *, dashboard: bool, simulate_rate: float | None) 
         supervisor.start(Child("worker", _command("worker"), ready=lambda: True, env=env))
         supervisor.start(Child("sink", _command("sink"), ready=lambda: True, env=env))
         click.echo(f"receiver: {receiver_url}", err=False)
+        if dashboard:
+            _start_dashboard(supervisor, settings, env)
         if simulate_rate is not None:
             supervisor.start(
                 Child(

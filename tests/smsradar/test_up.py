@@ -21,17 +21,28 @@ STATUS = {"sms_id": 1, "status_id": 6, "senttime": "2026-11-20 10:00:00", "devic
 def test_up_prints_the_receiver_url_accepts_and_stops_cleanly(
     tmp_path: Path, stop_signal: int
 ) -> None:
-    receiver_port, broker_port = free_port(), free_port()
+    receiver_port, broker_port, dashboard_port = free_port(), free_port(), free_port()
     up = ManagedProcess(
-        smsradar_argv("up", "--receiver-port", str(receiver_port), "--data-dir", str(tmp_path)),
+        smsradar_argv(
+            "up",
+            "--receiver-port",
+            str(receiver_port),
+            "--dashboard-port",
+            str(dashboard_port),
+            "--data-dir",
+            str(tmp_path),
+        ),
         {"SMSRADAR_EMBEDDED_BROKER_PORT": str(broker_port), "SMSRADAR_LOG_FORMAT": "text"},
         tmp_path / "up.log",
     )
     try:
         url = f"http://127.0.0.1:{receiver_port}"
         up.wait_until(lambda: f"receiver: {url}" in up.output(), 60, "receiver URL printed")
+        dashboard = f"http://127.0.0.1:{dashboard_port}"
+        up.wait_until(lambda: f"dashboard: {dashboard}" in up.output(), 90, "dashboard URL")
+        assert httpx.get(f"{dashboard}/_stcore/health", timeout=5).text == "ok"
         children = psutil.Process(up.pid).children(recursive=True)
-        assert len(children) >= 2  # broker and receiver
+        assert len(children) >= 3  # broker, receiver, dashboard (and worker, sink)
         response = httpx.post(f"{url}/webhooks/smsgateway24/status", json=STATUS, timeout=10)
         assert response.status_code == 202, response.text
     finally:
@@ -48,7 +59,7 @@ def test_up_fails_with_the_reason_when_the_receiver_port_is_taken(tmp_path: Path
         taken.listen()
         port = taken.getsockname()[1]
         up = ManagedProcess(
-            smsradar_argv("up", "--receiver-port", str(port)),
+            smsradar_argv("up", "--receiver-port", str(port), "--no-dashboard"),
             {"SMSRADAR_EMBEDDED_BROKER_PORT": str(free_port()), "SMSRADAR_DATA_DIR": str(tmp_path)},
             tmp_path / "up.log",
         )
