@@ -115,7 +115,7 @@ def _add_alerting(
         emit,
         topics,
     )
-    windows = app.topic(topics.alert_windows, partitions=partitions)
+    windows = app.topic(topics.alert_windows, partitions=partitions, internal=True)
     sinks[topics.alert_windows] = windows
 
     @app.agent(sinks[topics.failure_rates], name="alert-route")
