@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint fmt install clean
+.PHONY: demo test lint fmt install kafka clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -22,7 +22,12 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-test: lint
+# Apache Kafka for the integration tests, fetched once with Maven into .cache/kafka
+# (nothing to do when SMSRADAR_TEST_BROKER=tansu; see README, Development).
+kafka: $(STAMP)
+	$(BIN)/python -m tests.support.apache_kafka fetch --if-tested
+
+test: lint kafka
 	$(BIN)/python -m pytest
 
 fmt: $(STAMP)
