@@ -1,8 +1,9 @@
-"""Shared fixtures: a real embedded broker and real receiver processes."""
+"""Shared fixtures: a real broker (embedded Tansu and/or Apache Kafka) and real processes."""
 
 from __future__ import annotations
 
 import itertools
+import shutil
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -10,18 +11,65 @@ from pathlib import Path
 
 import pytest
 
-from smsradar.broker import EmbeddedBroker, free_port
+from smsradar.broker import BrokerError, EmbeddedBroker, free_port
 from smsradar.settings import Settings
+from tests.support.apache_kafka import KAFKA_VERSION, ApacheKafka, KafkaUnavailable
+from tests.support.brokers import (
+    BrokerChoiceError,
+    BrokerUnderTest,
+    brokers_under_test,
+    describe_choice,
+    idempotence_for,
+    register,
+    unregister,
+)
 from tests.support.processes import ManagedProcess, http_ok, smsradar_argv
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
+try:
+    BROKERS = brokers_under_test()
+except BrokerChoiceError as exc:
+    raise pytest.UsageError(str(exc)) from None
 
-@pytest.fixture(scope="session")
-def broker() -> Iterator[EmbeddedBroker]:
+
+def pytest_report_header() -> str:
+    header = describe_choice()
+    return f"{header} (Apache Kafka {KAFKA_VERSION})" if "kafka" in BROKERS else header
+
+
+@pytest.fixture(scope="session", params=BROKERS)
+def broker(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[BrokerUnderTest]:
+    """The broker of the tests: each test using it runs once per kind (ids [tansu], [kafka]).
+
+    Tests are grouped by kind, so one broker runs at a time. Apache Kafka that does not
+    start fails the tests (with its log), it never skips them.
+    """
+    if request.param == "kafka":
+        workdir = tmp_path_factory.mktemp("apache-kafka")
+        kafka = ApacheKafka(workdir=workdir)
+        try:
+            kafka.start()
+        except KafkaUnavailable as exc:
+            pytest.fail(f"Apache Kafka could not be started: {exc}", pytrace=False)
+        running = BrokerUnderTest("kafka", kafka.bootstrap)
+        register(running)
+        yield running
+        unregister(running)
+        kafka.stop()
+        shutil.rmtree(workdir / "data", ignore_errors=True)  # keep the logs, not the topics
+        return
     embedded = EmbeddedBroker()
-    embedded.start()
-    yield embedded
+    try:
+        embedded.start()
+    except BrokerError as exc:
+        pytest.fail(f"the embedded broker could not be started: {exc}", pytrace=False)
+    running = BrokerUnderTest("tansu", embedded.bootstrap)
+    register(running)
+    yield running
+    unregister(running)
     embedded.stop()
 
 
@@ -54,7 +102,7 @@ def start_receiver(tmp_path: Path, topic_prefix: str) -> Iterator[ReceiverFactor
         port = free_port()
         variables = {
             "SMSRADAR_KAFKA_BOOTSTRAP": bootstrap,
-            "SMSRADAR_KAFKA_IDEMPOTENCE": "false",
+            "SMSRADAR_KAFKA_IDEMPOTENCE": idempotence_for(bootstrap),
             "SMSRADAR_TOPIC_PREFIX": topic_prefix,
             "SMSRADAR_DATA_DIR": str(tmp_path / "data"),
             "SMSRADAR_LOG_FORMAT": "text",
@@ -82,7 +130,7 @@ def start_receiver(tmp_path: Path, topic_prefix: str) -> Iterator[ReceiverFactor
 
 
 @pytest.fixture
-def receiver(broker: EmbeddedBroker, start_receiver: ReceiverFactory) -> RunningReceiver:
+def receiver(broker: BrokerUnderTest, start_receiver: ReceiverFactory) -> RunningReceiver:
     running = start_receiver(broker.bootstrap)
     running.process.wait_until(lambda: http_ok(running.route("/readyz")), 30, "receiver /readyz")
     return running
@@ -101,7 +149,7 @@ def start_worker(tmp_path: Path, topic_prefix: str) -> Iterator[WorkerFactory]:
         number = next(counter)
         variables = {
             "SMSRADAR_KAFKA_BOOTSTRAP": bootstrap,
-            "SMSRADAR_KAFKA_IDEMPOTENCE": "false",
+            "SMSRADAR_KAFKA_IDEMPOTENCE": idempotence_for(bootstrap),
             "SMSRADAR_TOPIC_PREFIX": topic_prefix,
             "SMSRADAR_APP_ID": f"{topic_prefix}-streams",
             # one folder per worker process: RocksDB stores must not be shared
@@ -129,7 +177,7 @@ def start_sink(tmp_path: Path, topic_prefix: str) -> Iterator[WorkerFactory]:
     def start(bootstrap: str, **env: str) -> ManagedProcess:
         variables = {
             "SMSRADAR_KAFKA_BOOTSTRAP": bootstrap,
-            "SMSRADAR_KAFKA_IDEMPOTENCE": "false",
+            "SMSRADAR_KAFKA_IDEMPOTENCE": idempotence_for(bootstrap),
             "SMSRADAR_TOPIC_PREFIX": topic_prefix,
             "SMSRADAR_APP_ID": f"{topic_prefix}-streams",
             "SMSRADAR_DATA_DIR": str(tmp_path / "data"),

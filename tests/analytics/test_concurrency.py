@@ -12,8 +12,8 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from smsradar import simulator
-from smsradar.broker import EmbeddedBroker
 from tests.conftest import RunningReceiver, WorkerFactory
+from tests.support.brokers import BrokerUnderTest
 from tests.support.facts import actual_messages, expected_messages
 from tests.support.store import store_as_facts, wait_for_store
 
@@ -24,7 +24,7 @@ READ_SECONDS = 60
 
 def test_three_readers_never_fail_shrink_or_see_duplicates(
     receiver: RunningReceiver,
-    broker: EmbeddedBroker,
+    broker: BrokerUnderTest,
     start_worker: WorkerFactory,
     start_sink: WorkerFactory,
 ) -> None:

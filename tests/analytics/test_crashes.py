@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from smsradar import simulator
-from smsradar.broker import EmbeddedBroker
 from tests.conftest import RunningReceiver, WorkerFactory
+from tests.support.brokers import BrokerUnderTest
 from tests.support.facts import actual_messages, expected_messages, expected_windows
 from tests.support.store import sql, store_as_facts, store_windows, wait_for_store
 
@@ -47,7 +47,7 @@ def _traffic(
 
 def test_kill_9_of_the_sink_mid_write(
     receiver: RunningReceiver,
-    broker: EmbeddedBroker,
+    broker: BrokerUnderTest,
     start_worker: WorkerFactory,
     start_sink: WorkerFactory,
 ) -> None:
@@ -73,7 +73,7 @@ def test_kill_9_of_the_sink_mid_write(
 
 def test_kill_9_of_the_sink_mid_compaction(
     receiver: RunningReceiver,
-    broker: EmbeddedBroker,
+    broker: BrokerUnderTest,
     start_worker: WorkerFactory,
     start_sink: WorkerFactory,
 ) -> None:

@@ -12,8 +12,8 @@ import httpx
 import pytest
 
 from smsradar import simulator
-from smsradar.broker import EmbeddedBroker
 from tests.conftest import RunningReceiver, WorkerFactory
+from tests.support.brokers import BrokerUnderTest
 from tests.support.facts import actual_messages, expected_messages, expected_windows
 from tests.support.store import (
     quantile_cont,
@@ -29,7 +29,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 def test_sql_returns_the_ground_truth(
     receiver: RunningReceiver,
-    broker: EmbeddedBroker,
+    broker: BrokerUnderTest,
     start_worker: WorkerFactory,
     start_sink: WorkerFactory,
 ) -> None:
@@ -85,7 +85,7 @@ def _iso_key(row: dict[str, object]) -> str:
 
 def test_an_accepted_webhook_is_queryable_within_5_seconds(
     receiver: RunningReceiver,
-    broker: EmbeddedBroker,
+    broker: BrokerUnderTest,
     start_worker: WorkerFactory,
     start_sink: WorkerFactory,
 ) -> None:
@@ -129,7 +129,7 @@ def test_an_accepted_webhook_is_queryable_within_5_seconds(
 
 
 def test_worker_with_sink_writes_the_store_and_stops_cleanly(
-    receiver: RunningReceiver, broker: EmbeddedBroker, start_worker: WorkerFactory, tmp_path: Path
+    receiver: RunningReceiver, broker: BrokerUnderTest, start_worker: WorkerFactory, tmp_path: Path
 ) -> None:
     worker = start_worker(
         broker.bootstrap, "--with-sink", SMSRADAR_DATA_DIR=str(receiver.settings.data_dir)

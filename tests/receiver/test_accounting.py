@@ -9,16 +9,16 @@ from collections import Counter
 import pytest
 
 from smsradar import simulator
-from smsradar.broker import EmbeddedBroker
 from smsradar.providers import ADAPTERS
 from tests.conftest import RunningReceiver
+from tests.support.brokers import BrokerUnderTest
 from tests.support.kafka import read_topics
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 
 def test_every_accepted_webhook_is_on_kafka_exactly_once(
-    receiver: RunningReceiver, broker: EmbeddedBroker
+    receiver: RunningReceiver, broker: BrokerUnderTest
 ) -> None:
     traffic = simulator.TrafficConfig(seed=7, rate=5_000, messages=1_250, invalid_rate=0.01)
     posting = simulator.PostConfig(url=receiver.url, rate=2_000, concurrency=32)

@@ -1,4 +1,4 @@
-"""Every route and response code of CONTRACT.md, over real HTTP, with the real embedded broker."""
+"""Every route and response code of CONTRACT.md, over real HTTP, on each broker under test."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import pytest
 
 from smsradar.broker import EmbeddedBroker
 from tests.conftest import FIXTURES, ReceiverFactory, RunningReceiver
+from tests.support.brokers import BrokerUnderTest
 from tests.support.kafka import read_topics
 from tests.support.processes import http_ok
 
@@ -53,7 +54,7 @@ def _all_topics(receiver: RunningReceiver) -> list[str]:
 
 @pytest.mark.parametrize(("name", "path"), _fixture_cases(), ids=[c[0] for c in _fixture_cases()])
 def test_every_seed_fixture_is_accepted_and_published(
-    receiver: RunningReceiver, broker: EmbeddedBroker, name: str, path: Path
+    receiver: RunningReceiver, broker: BrokerUnderTest, name: str, path: Path
 ) -> None:
     body = json.loads(path.read_text())
     response = httpx.post(receiver.route(_route_for(path, body)), json=body, timeout=10)
@@ -74,7 +75,7 @@ def test_every_seed_fixture_is_accepted_and_published(
         assert record.key is not None and record.key.startswith(envelope["provider"].encode())
 
 
-def test_key_is_provider_and_message_id(receiver: RunningReceiver, broker: EmbeddedBroker) -> None:
+def test_key_is_provider_and_message_id(receiver: RunningReceiver, broker: BrokerUnderTest) -> None:
     response = httpx.post(receiver.route("/webhooks/smsgateway24/status"), json=SGW24_STATUS)
     assert response.status_code == 202
     topic = receiver.settings.webhook_topic("smsgateway24", "status")
@@ -83,7 +84,7 @@ def test_key_is_provider_and_message_id(receiver: RunningReceiver, broker: Embed
 
 
 def test_malformed_json_is_400_and_dead_lettered_raw(
-    receiver: RunningReceiver, broker: EmbeddedBroker
+    receiver: RunningReceiver, broker: BrokerUnderTest
 ) -> None:
     raw = b'{"sms_id": 1, "status_id": 7,,}'
     response = httpx.post(
@@ -101,7 +102,7 @@ def test_malformed_json_is_400_and_dead_lettered_raw(
 
 
 def test_schema_invalid_is_422_naming_the_field_and_dead_lettered(
-    receiver: RunningReceiver, broker: EmbeddedBroker
+    receiver: RunningReceiver, broker: BrokerUnderTest
 ) -> None:
     body = {k: v for k, v in SGW24_STATUS.items() if k != "sms_id"}
     response = httpx.post(receiver.route("/webhooks/smsgateway24/status"), json=body)
@@ -115,7 +116,7 @@ def test_schema_invalid_is_422_naming_the_field_and_dead_lettered(
 
 
 def test_smstools_invalid_element_names_its_index(
-    receiver: RunningReceiver, broker: EmbeddedBroker
+    receiver: RunningReceiver, broker: BrokerUnderTest
 ) -> None:
     good = json.loads((FIXTURES / "smstools").glob("*.json").__next__().read_text())
     good_object = good[0] if isinstance(good, list) else good
@@ -134,13 +135,13 @@ def _post_rejected(receiver: RunningReceiver, expected_status: int, **kwargs: An
     assert response.json()["error"]
 
 
-def _assert_nothing_published(receiver: RunningReceiver, broker: EmbeddedBroker) -> None:
+def _assert_nothing_published(receiver: RunningReceiver, broker: BrokerUnderTest) -> None:
     records = read_topics(broker.bootstrap, _all_topics(receiver), expected=None, timeout_s=3)
     assert records == []
 
 
 def test_token_required_when_configured(
-    broker: EmbeddedBroker, start_receiver: ReceiverFactory
+    broker: BrokerUnderTest, start_receiver: ReceiverFactory
 ) -> None:
     receiver = start_receiver(broker.bootstrap, SMSRADAR_WEBHOOK_TOKEN="s3cret-token")
     _post_rejected(receiver, 401, json=SGW24_STATUS)
@@ -156,7 +157,7 @@ def test_token_required_when_configured(
 
 
 def test_without_token_the_receiver_warns_at_start(
-    broker: EmbeddedBroker, start_receiver: ReceiverFactory
+    broker: BrokerUnderTest, start_receiver: ReceiverFactory
 ) -> None:
     receiver = start_receiver(broker.bootstrap)
     receiver.process.wait_until(
@@ -164,7 +165,7 @@ def test_without_token_the_receiver_warns_at_start(
     )
 
 
-def test_body_over_limit_is_413(broker: EmbeddedBroker, start_receiver: ReceiverFactory) -> None:
+def test_body_over_limit_is_413(broker: BrokerUnderTest, start_receiver: ReceiverFactory) -> None:
     receiver = start_receiver(broker.bootstrap, SMSRADAR_MAX_BODY_BYTES="200")
     padded = {**SGW24_STATUS, "status_message": "x" * 300}
     _post_rejected(receiver, 413, json=padded)
@@ -178,7 +179,7 @@ def test_body_over_limit_is_413(broker: EmbeddedBroker, start_receiver: Receiver
 
 @pytest.mark.parametrize("content_type", ["text/plain", "application/x-www-form-urlencoded", ""])
 def test_non_json_content_type_is_415(
-    receiver: RunningReceiver, broker: EmbeddedBroker, content_type: str
+    receiver: RunningReceiver, broker: BrokerUnderTest, content_type: str
 ) -> None:
     headers = {"content-type": content_type} if content_type else {}
     _post_rejected(receiver, 415, content=json.dumps(SGW24_STATUS), headers=headers)

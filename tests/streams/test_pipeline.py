@@ -1,4 +1,4 @@
-"""The stream processors through the real receiver, embedded broker and worker processes.
+"""The stream processors through the real receiver, broker (each under test) and workers.
 
 Simulator traffic with ground truth (duplicates, out-of-order deliveries, invalid
 requests) goes in over HTTP; the fact topics must come out equal to the truth.
@@ -17,9 +17,9 @@ import httpx
 import pytest
 
 from smsradar import simulator
-from smsradar.broker import EmbeddedBroker
 from smsradar.simulator import SimulationResult
 from tests.conftest import RunningReceiver, WorkerFactory
+from tests.support.brokers import BrokerUnderTest
 from tests.support.facts import Facts, describe_difference, read_facts, wait_for_facts
 from tests.support.kafka import read_topics
 
@@ -48,7 +48,7 @@ def assert_matches_truth(receiver: RunningReceiver, result: SimulationResult) ->
 
 
 def test_facts_match_the_ground_truth(
-    receiver: RunningReceiver, broker: EmbeddedBroker, start_worker: WorkerFactory
+    receiver: RunningReceiver, broker: BrokerUnderTest, start_worker: WorkerFactory
 ) -> None:
     worker = start_worker(broker.bootstrap)
     result = simulate(receiver, seed=21, messages=400)
@@ -61,7 +61,7 @@ def test_facts_match_the_ground_truth(
 
 
 def test_kill_9_mid_stream_loses_and_doubles_nothing(
-    receiver: RunningReceiver, broker: EmbeddedBroker, start_worker: WorkerFactory
+    receiver: RunningReceiver, broker: BrokerUnderTest, start_worker: WorkerFactory
 ) -> None:
     first = start_worker(broker.bootstrap)
     settings = receiver.settings
@@ -84,7 +84,7 @@ def test_kill_9_mid_stream_loses_and_doubles_nothing(
 
 
 def test_two_workers_in_one_group_give_the_facts_of_one(
-    receiver: RunningReceiver, broker: EmbeddedBroker, start_worker: WorkerFactory
+    receiver: RunningReceiver, broker: BrokerUnderTest, start_worker: WorkerFactory
 ) -> None:
     workers = [start_worker(broker.bootstrap), start_worker(broker.bootstrap)]
     result = simulate(receiver, seed=23, messages=400)
@@ -97,7 +97,7 @@ def test_two_workers_in_one_group_give_the_facts_of_one(
 
 def test_rocksdb_store_recovers_state_after_restart(
     receiver: RunningReceiver,
-    broker: EmbeddedBroker,
+    broker: BrokerUnderTest,
     start_worker: WorkerFactory,
     tmp_path: Path,
 ) -> None:
@@ -116,7 +116,7 @@ def test_rocksdb_store_recovers_state_after_restart(
 
 
 def test_poison_event_is_dead_lettered_and_the_worker_goes_on(
-    receiver: RunningReceiver, broker: EmbeddedBroker, start_worker: WorkerFactory
+    receiver: RunningReceiver, broker: BrokerUnderTest, start_worker: WorkerFactory
 ) -> None:
     worker = start_worker(broker.bootstrap)
     route = receiver.route("/webhooks/smsgateway24/status")
