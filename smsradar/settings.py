@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ENV_PREFIX = "SMSRADAR_"
@@ -41,10 +41,29 @@ class Settings(BaseSettings):
     # InitProducerId). Correctness never depends on it: the pipeline de-duplicates by event_id.
     kafka_idempotence: bool | None = None
     kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
-    kafka_sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = None
+    # A mechanism goes with a SASL_* protocol and back (checked below): the Faust worker
+    # would use SASL as soon as a mechanism is set, the other clients only by the protocol.
+    kafka_sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = Field(
+        default=None, validate_default=True
+    )
     kafka_sasl_username: str | None = None
     kafka_sasl_password: SecretStr | None = None
     kafka_ssl_cafile: Path | None = None
+
+    @field_validator("kafka_sasl_mechanism")
+    @classmethod
+    def _sasl_goes_with_a_sasl_protocol(cls, value: str | None, info: ValidationInfo) -> str | None:
+        protocol = info.data.get("kafka_security_protocol")
+        sasl = protocol in ("SASL_PLAINTEXT", "SASL_SSL")
+        if value and not sasl:
+            raise ValueError(
+                f"a SASL mechanism needs SMSRADAR_KAFKA_SECURITY_PROTOCOL=SASL_SSL or"
+                f" SASL_PLAINTEXT, not {protocol}"
+            )
+        if not value and sasl:
+            raise ValueError(f"SMSRADAR_KAFKA_SECURITY_PROTOCOL={protocol} needs a mechanism")
+        return value
+
     topic_prefix: str = Field(default="smsradar", pattern=r"^[A-Za-z0-9._-]+$")
     topic_partitions: int = Field(default=4, ge=1)
     topic_replication: int = Field(default=1, ge=1)
