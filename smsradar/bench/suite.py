@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 
 from smsradar.bench import Measurement, progress
+from smsradar.bench.alerts import measure_alerts
 from smsradar.bench.pipeline import measure_pipeline
 from smsradar.bench.queries import measure_queries
 
@@ -17,6 +18,7 @@ def _queries_full() -> list[Measurement]:
 GROUPS: dict[str, tuple[Callable[[], list[Measurement]], Callable[[], list[Measurement]]]] = {
     "pipeline": (lambda: measure_pipeline(messages=20_000), lambda: measure_pipeline(2_000)),
     "queries": (_queries_full, lambda: measure_queries(100_000)),
+    "alerts": (lambda: measure_alerts(seeds=5), lambda: measure_alerts(seeds=1)),
 }
 
 

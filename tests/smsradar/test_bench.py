@@ -43,3 +43,19 @@ def test_unknown_group_is_refused_with_the_known_ones() -> None:
     )
     assert run.returncode != 0
     assert "pipeline" in run.stderr and "queries" in run.stderr, run.stderr
+
+
+def test_quick_alerts_report_the_detection_delay_beside_its_bound() -> None:
+    run = subprocess.run(
+        smsradar_argv("bench", "--quick", "--only", "alerts"),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert run.returncode == 0, run.stderr
+    (measurement,) = [json.loads(line) for line in run.stdout.splitlines()]
+    assert set(measurement) == FIELDS
+    assert measurement["name"] == "alert_detection_delay_s" and measurement["unit"] == "s"
+    assert measurement["baseline"] == 420.0  # the default device rule: 300 s + 120 s
+    assert measurement["parameters"]["delays_s"] == [measurement["value"]]
