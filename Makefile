@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint fmt install kafka clean
+.PHONY: demo test lint fmt install kafka browser clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -27,7 +27,12 @@ lint: $(STAMP)
 kafka: $(STAMP)
 	$(BIN)/python -m tests.support.apache_kafka fetch --if-tested
 
-test: lint kafka
+# Debian's chromium for the dashboard's browser test (tests/dashboards/test_browser.py):
+# playwright drives it, so no browser is downloaded at test time. Needs root on a fresh machine.
+browser:
+	command -v chromium >/dev/null || (apt-get update && apt-get install -y --no-install-recommends chromium)
+
+test: lint kafka browser
 	$(BIN)/python -m pytest
 
 fmt: $(STAMP)
