@@ -45,7 +45,6 @@ def settings() -> Settings:
     except SettingsError as exc:
         st.error(str(exc))
         st.stop()
-        raise  # st.stop() does not return; this tells type checkers so
 
 
 def zone(of: Settings) -> ZoneInfo:
@@ -66,7 +65,8 @@ def refresh_sidebar(of: Settings) -> None:
 
 
 def live(title: str, render: Callable[[PageContext], None], refresh: bool = True) -> None:
-    """Draw the page: its title, then ``render`` in a fragment that re-runs on its own."""
+    """Draw the page: its title, then ``render`` in a fragment that re-runs on its own
+    (``refresh=False``: only when the user acts, and the sidebar's filters do not apply)."""
     st.title(title)
     every = st.session_state.get(REFRESH, 0) if refresh else 0
     st.fragment(_run(render, refresh), run_every=every or None)()
@@ -99,8 +99,10 @@ def _updated_line(context: PageContext, refresh: bool) -> None:
         else "auto-refresh off"
     )
     f = context.filters
-    st.caption(
-        f"Last updated {updated} ({context.zone.key}) · {refreshing} · "
+    selection = (
         f"{format.local_time(f.start, context.zone)} – {format.local_time(f.end, context.zone)}"
         f" · {filters.describe(f)}"
+        if refresh
+        else "the sidebar's filters do not apply here"
     )
+    st.caption(f"Last updated {updated} ({context.zone.key}) · {refreshing} · {selection}")

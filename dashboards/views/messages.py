@@ -3,7 +3,7 @@ with the time between them."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import Any
 
 import altair as alt
 import streamlit as st
@@ -11,9 +11,6 @@ import streamlit as st
 from analytics import queries
 from dashboards import codes, format
 from dashboards.page import PageContext, live
-
-if TYPE_CHECKING:
-    from pandas import DataFrame  # type: ignore[import-untyped]
 
 SEARCH = "messages.search"
 IN_RANGE = "messages.in_range"
@@ -74,33 +71,38 @@ def render(page: PageContext) -> None:
             ),
         },
     )
-    labels = [
-        f"{row.provider} · {row.message_id} · {row.recipient or '–'} · {row.status}"
-        for row in found.itertuples()
-    ]
-    index = st.selectbox(
-        "Timeline of", range(len(labels)), format_func=labels.__getitem__, key=CHOSEN
+    # Keyed by provider:message_id, not by position: a refresh that finds a newer
+    # message keeps the same message's timeline open.
+    rows = {f"{row.provider}:{row.message_id}": row for row in found.itertuples()}
+    chosen = st.selectbox(
+        "Timeline of",
+        list(rows),
+        format_func=lambda key: (
+            f"{rows[key].provider} · {rows[key].message_id} · "
+            f"{rows[key].recipient or '–'} · {rows[key].status}"
+        ),
+        key=CHOSEN,
     )
-    timeline(page, found.iloc[index or 0])
+    timeline(page, rows[chosen or next(iter(rows))])
 
 
-def timeline(page: PageContext, message: object) -> None:
-    row: DataFrame = message  # a pandas row (Series)
+def timeline(page: PageContext, message: Any) -> None:
+    """``message``: a search_messages row (a pandas named tuple)."""
     events = queries.message_timeline(
         page.connection,
-        str(row["provider"]),
-        str(row["message_id"]),
-        created_at=row["created_at"].to_pydatetime(),
-        last_event_at=row["last_event_at"].to_pydatetime(),
+        str(message.provider),
+        str(message.message_id),
+        created_at=message.created_at.to_pydatetime(),
+        last_event_at=message.last_event_at.to_pydatetime(),
     )
-    st.subheader(f"Message {row['message_id']} ({row['provider']})")
+    st.subheader(f"Message {message.message_id} ({message.provider})")
     if events.empty:
         st.info("No status events stored for this message (older than the retention?).")
         return
     events = format.local_times(events, page.zone)
     events["meaning"] = [
         codes.meaning(
-            str(row["provider"]),
+            str(message.provider),
             str(status),
             None if detail is None or detail != detail else str(detail),
         )

@@ -171,7 +171,7 @@ def test_messages_search_and_timeline(open_page: OpenPage) -> None:
     found = table(app, 0)
     assert [r["message_id"] for r in found] == ["6", "10", "1"]  # newest first
     assert [r["status"] for r in found] == ["queued", "failed", "delivered"]
-    app.selectbox(key="messages.chosen").set_value(2).run()
+    app.selectbox(key="messages.chosen").set_value(f"{SGW}:1").run()
     assert "Message 1 (smsgateway24)" in texts(app.subheader)
     events = table(app, 1)
     assert [r["status"] for r in events] == ["queued", "sent", "delivered"]
@@ -226,7 +226,7 @@ def test_alerts_page(open_page: OpenPage) -> None:
 def test_sql_console_runs_a_query_and_offers_csv(open_page: OpenPage) -> None:
     query = "SELECT status, count(*) AS n FROM messages GROUP BY ALL ORDER BY status"
     app = open_page("sql", state={"sql.query": query})
-    assert "auto-refresh off" in texts(app.caption)[0]
+    assert "auto-refresh off · the sidebar's filters do not apply here" in texts(app.caption)[0]
     app.button[0].click().run()
     assert not app.exception and not app.error
     assert table(app, 0) == [
@@ -328,7 +328,7 @@ def test_times_are_shown_in_the_display_zone(open_page: OpenPage) -> None:
         "filter.start": datetime(2025, 1, 1, 13, 0),
         "filter.end": datetime(2025, 1, 1, 14, 0),
         "messages.search": "+3162222220",
-        "messages.chosen": 2,
+        "messages.chosen": f"{SGW}:1",
     }
     app = open_page("messages", state=brussels, DISPLAY_TIMEZONE="Europe/Brussels")
     assert "(Europe/Brussels)" in texts(app.caption)[0]
