@@ -49,6 +49,16 @@ def settings_or_exit(**overrides: Any) -> Settings:
     return settings
 
 
+def _listen_overrides(part: str, host: str | None, port: int | None) -> dict[str, Any]:
+    """``--host``/``--port`` of a server command as overrides of its settings."""
+    overrides: dict[str, Any] = {}
+    if host is not None:
+        overrides[f"{part}_host"] = host
+    if port is not None:
+        overrides[f"{part}_port"] = port
+    return overrides
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="smsradar")
 def main() -> None:
@@ -104,12 +114,7 @@ def receiver(settings: Settings, host: str | None, port: int | None) -> None:
     """Run the webhook receiver (HTTP -> Kafka) alone."""
     from receiver.server import serve
 
-    overrides: dict[str, Any] = {}
-    if host is not None:
-        overrides["receiver_host"] = host
-    if port is not None:
-        overrides["receiver_port"] = port
-    serve(settings.model_copy(update=overrides))
+    serve(settings.model_copy(update=_listen_overrides("receiver", host, port)))
 
 
 @main.command()
@@ -279,12 +284,7 @@ def dashboard(settings: Settings, host: str | None, port: int | None) -> None:
     """Run the Streamlit dashboard (headless) until Ctrl-C; prints its URL once ready."""
     from dashboards.server import serve
 
-    overrides: dict[str, Any] = {}
-    if host is not None:
-        overrides["dashboard_host"] = host
-    if port is not None:
-        overrides["dashboard_port"] = port
-    sys.exit(serve(settings.model_copy(update=overrides)))
+    sys.exit(serve(settings.model_copy(update=_listen_overrides("dashboard", host, port))))
 
 
 @main.command()

@@ -6,8 +6,10 @@ Input: the latest counts of one failure-rate window as seen by one stream partit
 The maths, per evaluation (README, Alerting, has a worked example):
 
 - The series' clock is the end of the newest window it has seen (event time).
-- The rule's window is the windows ending within ``window_s`` of the clock; ``n`` its
-  decided outcomes (delivered + failed), ``k`` the failed ones, ``rate = k / n``.
+- The rule's window is the newest window (still filling) and the ``window_s`` of
+  windows before it; ``n`` its decided outcomes (delivered + failed), ``k`` the failed
+  ones, ``rate = k / n``. Counting the filling window on top keeps ``n`` from dropping
+  each time a new window opens.
 - The baseline is an exponentially weighted failure rate of the windows that have left
   the rule's window, weighted by volume, half-life ``baseline_half_life_s``, starting
   from ``prior_rate`` weighted as ``prior_weight`` outcomes. Windows seen during a spike
@@ -110,6 +112,8 @@ class SeriesDetector:
         self.rule = rule
         self.window_s = window_s
         self.state = state
+        # how far back from the clock a window still counts (see the module docstring)
+        self.span_s = rule.window_s + window_s
 
     def observe(self, window: FailureRateFact, offset: int) -> list[AlertFact]:
         state = self.state
@@ -120,7 +124,7 @@ class SeriesDetector:
         state.applied = offset
         start = int(window.window_start.timestamp())
         end = start + self.window_s
-        if end <= state.clock - self.rule.window_s:
+        if end <= state.clock - self.span_s:
             return []  # left the rule's window and, maybe, the baseline: too late to count
         slot = state.windows.setdefault(start, {"parts": {}, "spike": False})
         slot["parts"][str(window.partition)] = [window.delivered, window.failed]
@@ -158,7 +162,7 @@ class SeriesDetector:
 
     def _fold_into_baseline(self) -> None:
         state = self.state
-        horizon = state.clock - self.rule.window_s
+        horizon = state.clock - self.span_s
         for start in sorted(state.windows):
             end = start + self.window_s
             if end > horizon:

@@ -100,8 +100,13 @@ def test_the_spike_test_weighs_volume(delivered: int, failed: int, spiking: bool
     assert verdict.spiking is spiking, verdict
 
 
-def test_spike_fires_once_within_window_plus_for_and_resolves_after_it_ends() -> None:
-    alerts = run([Phase(60, 12, 0.03), Phase(10, 12, 0.6), Phase(40, 12, 0.03)])
+@pytest.mark.parametrize("per_minute", [6, 12, 50])
+@pytest.mark.parametrize("seed", range(3))
+def test_spike_fires_once_within_window_plus_for_and_resolves_after_it_ends(
+    per_minute: int, seed: int
+) -> None:
+    phases = [Phase(60, per_minute, 0.03), Phase(10, per_minute, 0.6), Phase(40, per_minute, 0.03)]
+    alerts = run(phases, seed)
     assert [alert.state for alert in alerts] == ["firing", "resolved"]
     firing, resolved = alerts
     assert firing.alert_id == resolved.alert_id
