@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint fmt install kafka browser clean
+.PHONY: demo test lint fmt install kafka browser wrk clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -32,7 +32,12 @@ kafka: $(STAMP)
 browser:
 	command -v chromium >/dev/null || (apt-get update && apt-get install -y --no-install-recommends chromium)
 
-test: lint kafka browser
+# Debian's wrk, the load generator of `smsradar bench --only receiver` (without it the bench
+# falls back to its own asyncio generator, which saturates sooner). Needs root on a fresh machine.
+wrk:
+	command -v wrk >/dev/null || (apt-get update && apt-get install -y --no-install-recommends wrk)
+
+test: lint kafka browser wrk
 	$(BIN)/python -m pytest
 
 fmt: $(STAMP)

@@ -8,6 +8,7 @@ from smsradar.bench import Measurement, progress
 from smsradar.bench.alerts import measure_alerts
 from smsradar.bench.pipeline import measure_pipeline
 from smsradar.bench.queries import measure_queries
+from smsradar.bench.receiver import measure_receiver
 
 
 def _queries_full() -> list[Measurement]:
@@ -19,6 +20,7 @@ GROUPS: dict[str, tuple[Callable[[], list[Measurement]], Callable[[], list[Measu
     "pipeline": (lambda: measure_pipeline(messages=20_000), lambda: measure_pipeline(2_000)),
     "queries": (_queries_full, lambda: measure_queries(100_000)),
     "alerts": (lambda: measure_alerts(seeds=5), lambda: measure_alerts(seeds=1)),
+    "receiver": (measure_receiver, lambda: measure_receiver(throughput_s=3, latency_s=3)),
 }
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+from typing import Any
 
 from tests.support.processes import smsradar_argv
 
@@ -59,3 +60,38 @@ def test_quick_alerts_report_the_detection_delay_beside_its_bound() -> None:
     assert measurement["name"] == "alert_detection_delay_s" and measurement["unit"] == "s"
     assert measurement["baseline"] == 420.0  # the default device rule: 300 s + 120 s
     assert measurement["parameters"]["delays_s"] == [measurement["value"]]
+
+
+def _quick(group: str) -> tuple[list[dict[str, Any]], str]:
+    run = subprocess.run(
+        smsradar_argv("bench", "--quick", "--only", group),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert run.returncode == 0, run.stderr
+    measurements = [json.loads(line) for line in run.stdout.splitlines()]
+    for measurement in measurements:
+        assert set(measurement) == FIELDS, measurement
+        assert measurement["value"] > 0 and measurement["baseline"] > 0, measurement
+        assert measurement["ratio"] == round(measurement["value"] / measurement["baseline"], 4)
+        assert measurement["baseline_name"], measurement
+    return measurements, run.stderr
+
+
+def test_quick_receiver_reports_throughput_and_latency_beside_a_no_op_endpoint() -> None:
+    measurements, stderr = _quick("receiver")
+    by_name = {m["name"]: m for m in measurements}
+    assert list(by_name) == ["receiver_throughput_rps", "receiver_p50_ms", "receiver_p99_ms"]
+    throughput = by_name["receiver_throughput_rps"]
+    assert throughput["unit"] == "requests/s"
+    parameters = throughput["parameters"]
+    assert parameters["receiver_202"] > 0 and parameters["receiver_non_2xx"] == 0
+    assert parameters["broker_records"] >= parameters["receiver_202"]
+    for name in ("receiver_p50_ms", "receiver_p99_ms"):
+        assert by_name[name]["unit"] == "ms"
+        assert by_name[name]["parameters"]["offered_rps"] == 1000
+        assert set(by_name[name]["parameters"]["receiver_statuses"]) == {"202"}
+    assert by_name["receiver_p50_ms"]["value"] <= by_name["receiver_p99_ms"]["value"]
+    assert "receiver: throughput of receiver" in stderr
