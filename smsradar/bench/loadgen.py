@@ -9,8 +9,8 @@ consumer and notes when each message id first becomes readable there.
 
 Requests are written as raw HTTP/1.1 on keep-alive connections: an httpx client spends more
 CPU per request than the servers under test, which would make it the bottleneck.
-Every mode prints one JSON object on stdout; times are ``time.monotonic()`` (one clock for
-every process of the machine).
+Every mode prints one JSON object on stdout (or to ``--out``); times are ``time.monotonic()``
+(one clock for every process of the machine).
 """
 
 from __future__ import annotations
@@ -246,6 +246,8 @@ def _main(argv: list[str] | None = None) -> None:
     watching.add_argument("--id-prefix", required=True)
     watching.add_argument("--expect", type=int, required=True)
     watching.add_argument("--idle-timeout", type=float, default=15.0)
+    for mode in (opened, closed, watching):
+        mode.add_argument("--out", help="write the JSON result here instead of stdout")
     args = parser.parse_args(argv)
 
     with contextlib.suppress(ImportError):
@@ -282,8 +284,12 @@ def _main(argv: list[str] | None = None) -> None:
         output = asyncio.run(
             watch(args.bootstrap, args.topic, args.id_prefix, args.expect, args.idle_timeout)
         )
-    sys.stdout.buffer.write(orjson.dumps(output))
-    sys.stdout.flush()
+    if args.out:  # uvloop may leave stdout non-blocking: a big result in a pipe could be cut
+        with open(args.out, "wb") as out:
+            out.write(orjson.dumps(output))
+    else:
+        sys.stdout.buffer.write(orjson.dumps(output))
+        sys.stdout.flush()
 
 
 if __name__ == "__main__":

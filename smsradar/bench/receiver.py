@@ -16,7 +16,6 @@ receiver's server settings) get the same load from the same generator, each in t
 from __future__ import annotations
 
 import asyncio
-import os
 import shutil
 import subprocess
 import sys
@@ -113,7 +112,7 @@ def _measure(
         latencies: dict[str, dict[str, Any]] = {}
         for name in ("noop", "receiver"):
             progress(f"receiver: latency of {name} at 1000 requests/s for {latency_s:g}s")
-            latencies[name] = _open_loop(urls[name], 1000.0, latency_s, f"lat-{name}-")
+            latencies[name] = _open_loop(scratch, urls[name], 1000.0, latency_s, f"lat-{name}-")
     finally:
         for process in (receiver, noop):
             process.stop()
@@ -196,7 +195,9 @@ def _throughput(url: str, duration_s: float, scratch: Path) -> dict[str, Any]:
             "non_2xx": summary["non_2xx"],
             "errors": errors,
         }
-    summary = _loadgen("closed", "--url", url, "--duration", str(duration_s), "--connections", "32")
+    summary = _loadgen(
+        scratch, "closed", "--url", url, "--duration", str(duration_s), "--connections", "32"
+    )
     ok = sum(n for status, n in summary["statuses"].items() if status.startswith("2"))
     return {
         "rps": ok / summary["elapsed_s"],
@@ -206,8 +207,11 @@ def _throughput(url: str, duration_s: float, scratch: Path) -> dict[str, Any]:
     }
 
 
-def _open_loop(url: str, rate: float, duration_s: float, id_prefix: str) -> dict[str, Any]:
+def _open_loop(
+    scratch: Path, url: str, rate: float, duration_s: float, id_prefix: str
+) -> dict[str, Any]:
     return _loadgen(
+        scratch,
         "open",
         "--url",
         url,
@@ -220,15 +224,15 @@ def _open_loop(url: str, rate: float, duration_s: float, id_prefix: str) -> dict
     )
 
 
-def _loadgen(*args: str) -> dict[str, Any]:
-    run = subprocess.run(
-        [sys.executable, "-m", "smsradar.bench.loadgen", *args],
-        capture_output=True,
+def _loadgen(scratch: Path, *args: str) -> dict[str, Any]:
+    out = scratch / "loadgen.json"
+    subprocess.run(
+        [sys.executable, "-m", "smsradar.bench.loadgen", *args, "--out", str(out)],
+        stdout=subprocess.DEVNULL,
         timeout=600,
         check=True,
-        env=os.environ.copy(),
     )
-    result: dict[str, Any] = orjson.loads(run.stdout)
+    result: dict[str, Any] = orjson.loads(out.read_bytes())
     return result
 
 

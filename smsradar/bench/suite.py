@@ -6,6 +6,7 @@ from collections.abc import Callable, Iterator
 
 from smsradar.bench import Measurement, progress
 from smsradar.bench.alerts import measure_alerts
+from smsradar.bench.freshness import measure_freshness
 from smsradar.bench.pipeline import measure_pipeline
 from smsradar.bench.queries import measure_queries
 from smsradar.bench.receiver import measure_receiver
@@ -21,6 +22,7 @@ GROUPS: dict[str, tuple[Callable[[], list[Measurement]], Callable[[], list[Measu
     "queries": (_queries_full, lambda: measure_queries(100_000)),
     "alerts": (lambda: measure_alerts(seeds=5), lambda: measure_alerts(seeds=1)),
     "receiver": (measure_receiver, lambda: measure_receiver(throughput_s=3, latency_s=3)),
+    "freshness": (measure_freshness, lambda: measure_freshness(duration_s=4)),
 }
 
 

@@ -95,3 +95,16 @@ def test_quick_receiver_reports_throughput_and_latency_beside_a_no_op_endpoint()
         assert set(by_name[name]["parameters"]["receiver_statuses"]) == {"202"}
     assert by_name["receiver_p50_ms"]["value"] <= by_name["receiver_p99_ms"]["value"]
     assert "receiver: throughput of receiver" in stderr
+
+
+def test_quick_freshness_reports_p50_and_p99_beside_the_sink_flush_interval() -> None:
+    measurements, stderr = _quick("freshness")
+    assert [m["name"] for m in measurements] == ["freshness_p50_s", "freshness_p99_s"]
+    for measurement in measurements:
+        assert measurement["unit"] == "s"
+        assert measurement["baseline"] == 0.5  # SMSRADAR_SINK_FLUSH_INTERVAL_S's default
+        parameters = measurement["parameters"]
+        assert parameters["offered_rps"] == 500 and parameters["accepted"] > 0
+        assert parameters["non_202"] == 0 and parameters["polls"] > 0
+    assert measurements[0]["value"] <= measurements[1]["value"]
+    assert "freshness: 500 webhooks/s" in stderr
