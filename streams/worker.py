@@ -2,14 +2,58 @@
 
 from __future__ import annotations
 
-import faust
+import asyncio
+import logging
 
+import faust
+from aiokafka.errors import KafkaError
+
+from smsradar.kafka import ensure_topics
 from smsradar.settings import Settings
-from streams.app import create_app
+from streams.app import create_app, webhook_topic_names
+from streams.topics import Topics
+
+log = logging.getLogger("smsradar.streams")
+
+
+def worker_topics(settings: Settings) -> dict[str, dict[str, str]]:
+    """Every topic the worker reads or writes (Faust's changelogs aside), with its configs."""
+    topics = Topics.of(settings)
+    plain = [topics.events, topics.alert_windows, topics.deadletter]
+    return {
+        **{name: {} for name in [*webhook_topic_names(settings), *plain]},
+        **{name: {"cleanup.policy": "compact"} for name in topics.facts},
+    }
+
+
+async def create_topics(settings: Settings) -> None:
+    """Create the worker's topics before Faust starts, waiting for the broker if need be.
+
+    Faust creates only the topics it subscribes to. A topic the worker only writes (the
+    fact topics) would otherwise be created by the broker on the first write, if at all
+    (``auto.create.topics.enable``), with the broker's partition count; on Apache Kafka a
+    rebalance while the producer waits for that topic's metadata stalls the worker's
+    commit and then its shutdown.
+    """
+    delay = 0.5
+    while True:
+        try:
+            await ensure_topics(settings, worker_topics(settings))
+            return
+        except KafkaError as exc:
+            log.warning("cannot create topics yet, retrying", extra={"error": str(exc)})
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 10.0)
 
 
 def run_worker(settings: Settings) -> None:
     (settings.data_dir / "streams").mkdir(parents=True, exist_ok=True)
+    # Its own loop, left unset as the current one: Faust's worker makes its own after.
+    loop = asyncio.new_event_loop()
+    try:
+        loop.run_until_complete(create_topics(settings))
+    finally:
+        loop.close()
     app = create_app(settings)
     worker = faust.Worker(
         app,
