@@ -50,10 +50,13 @@ def broker(
     if request.param == "kafka":
         workdir = tmp_path_factory.mktemp("apache-kafka")
         kafka = ApacheKafka(workdir=workdir)
+        failure = None
         try:
             kafka.start()
         except KafkaUnavailable as exc:
-            pytest.fail(f"Apache Kafka could not be started: {exc}", pytrace=False)
+            failure = str(exc)
+        if failure is not None:
+            pytest.fail(f"Apache Kafka could not be started: {failure}", pytrace=False)
         running = BrokerUnderTest("kafka", kafka.bootstrap)
         register(running)
         yield running
@@ -62,10 +65,13 @@ def broker(
         shutil.rmtree(workdir / "data", ignore_errors=True)  # keep the logs, not the topics
         return
     embedded = EmbeddedBroker()
+    failure = None
     try:
         embedded.start()
     except BrokerError as exc:
-        pytest.fail(f"the embedded broker could not be started: {exc}", pytrace=False)
+        failure = str(exc)
+    if failure is not None:
+        pytest.fail(f"the embedded broker could not be started: {failure}", pytrace=False)
     running = BrokerUnderTest("tansu", embedded.bootstrap)
     register(running)
     yield running

@@ -274,6 +274,8 @@ class ApacheKafka:
         if self.running:
             return
         jars = fetch(self.version)
+        if shutil.which("java") is None:
+            raise KafkaUnavailable("Apache Kafka needs java (17 or later) on PATH")
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.port, self.controller_port = free_port(self.host), free_port(self.host)
         while self.controller_port == self.port:
