@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterator
 from smsradar.bench import Measurement, progress
 from smsradar.bench.alerts import measure_alerts
 from smsradar.bench.freshness import measure_freshness
+from smsradar.bench.memory import measure_memory
 from smsradar.bench.pipeline import measure_pipeline
 from smsradar.bench.queries import measure_queries
 from smsradar.bench.receiver import measure_receiver
@@ -23,6 +24,9 @@ GROUPS: dict[str, tuple[Callable[[], list[Measurement]], Callable[[], list[Measu
     "alerts": (lambda: measure_alerts(seeds=5), lambda: measure_alerts(seeds=1)),
     "receiver": (measure_receiver, lambda: measure_receiver(throughput_s=3, latency_s=3)),
     "freshness": (measure_freshness, lambda: measure_freshness(duration_s=4)),
+    # 1,000,000 in flight would take the worker ~50 min here (~330 events/s on simulator-like
+    # pending webhooks, 2 shared cores); 150,000 fits the ~10 min a full group may take.
+    "memory": (lambda: measure_memory(messages=150_000), lambda: measure_memory(messages=5_000)),
 }
 
 

@@ -108,3 +108,15 @@ def test_quick_freshness_reports_p50_and_p99_beside_the_sink_flush_interval() ->
         assert parameters["non_202"] == 0 and parameters["polls"] > 0
     assert measurements[0]["value"] <= measurements[1]["value"]
     assert "freshness: 500 webhooks/s" in stderr
+
+
+def test_quick_memory_reports_peak_rss_of_worker_and_sink_beside_idle_rss() -> None:
+    measurements, stderr = _quick("memory")
+    names = [m["name"] for m in measurements]
+    assert names == ["memory_worker_peak_rss_mib", "memory_sink_peak_rss_mib"]
+    for measurement in measurements:
+        assert measurement["unit"] == "MiB"
+        assert measurement["baseline_name"].startswith("idle ")
+        assert measurement["parameters"]["messages_in_flight"] == 5_000
+        assert measurement["parameters"]["table_store"] == "rocksdb://"
+    assert "memory: publishing 5000 pending webhooks" in stderr
