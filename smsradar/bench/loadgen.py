@@ -101,8 +101,9 @@ class Connection:
 class OpenLoopResult:
     due: int = 0
     statuses: Counter[int] = field(default_factory=Counter)
-    errors: int = 0
+    errors: Counter[str] = field(default_factory=Counter)  # by exception class
     latencies_s: list[float] = field(default_factory=list)
+    send_lags_s: list[float] = field(default_factory=list)  # start of sending - due time
     accepted: list[tuple[str, float]] = field(default_factory=list)  # (message id, time of 202)
     connections: int = 0
     elapsed_s: float = 0.0
@@ -121,15 +122,20 @@ async def open_loop(
         message_id = f"{id_prefix}{number}"
         request = target.request(status_body(message_id))
         async with slots:
+            result.send_lags_s.append(time.monotonic() - due)
             if idle:
                 conn = idle.pop()
             else:
-                conn = await Connection.open(target)
+                try:
+                    conn = await Connection.open(target)
+                except OSError as exc:
+                    result.errors[type(exc).__name__] += 1
+                    return
                 result.connections += 1
             try:
                 status = await conn.exchange(request)
-            except (OSError, asyncio.IncompleteReadError, ValueError):
-                result.errors += 1
+            except (OSError, asyncio.IncompleteReadError, ValueError) as exc:
+                result.errors[type(exc).__name__] += 1
                 conn.close()
                 return
             done = time.monotonic()
@@ -271,7 +277,8 @@ def _main(argv: list[str] | None = None) -> None:
         output = {
             "due": result.due,
             "statuses": {str(k): v for k, v in result.statuses.items()},
-            "errors": result.errors,
+            "errors": dict(result.errors),
+            "send_lags_s": result.send_lags_s,
             "latencies_s": result.latencies_s,
             "connections": result.connections,
             "elapsed_s": result.elapsed_s,
