@@ -205,6 +205,8 @@ def _measure(
         "duration_s": duration_s,
         "accepted": len(accepted),
         "non_202": sum(n for status, n in result["statuses"].items() if status != "202"),
+        # rows/s the path delivered: below offered_rps, a backlog grows and so do the delays
+        "visible_rps": round(len(accepted) / (max(seen.values()) - min(accepted.values())), 1),
         "polls": len(polls),
         "poll_mean_s": round(sum(polls) / len(polls), 4),
         "poll_pause_s": POLL_PAUSE_S,
