@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import parse_qsl
 
 import orjson
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -22,7 +23,14 @@ from receiver.openapi import openapi_document
 from receiver.publisher import Publisher, PublishUnavailable, Record
 from smsradar.model import message_key
 from smsradar.providers import ADAPTERS
-from smsradar.providers.base import Adapter, Endpoint, Webhook, WebhookValidationError
+from smsradar.providers.base import (
+    Adapter,
+    Endpoint,
+    SignatureRejected,
+    SignedRequest,
+    Webhook,
+    WebhookValidationError,
+)
 from smsradar.settings import Settings
 
 log = logging.getLogger("smsradar.receiver")
@@ -53,11 +61,24 @@ class Rejection(Exception):
         return JSONResponse(body, status_code=self.status, headers=headers)
 
 
+def _media_type(content_type: str) -> str:
+    return content_type.split(";", 1)[0].strip().lower()
+
+
 def _is_json(content_type: str) -> bool:
-    media_type = content_type.split(";", 1)[0].strip().lower()
+    media_type = _media_type(content_type)
     return media_type == "application/json" or (
         media_type.startswith("application/") and media_type.endswith("+json")
     )
+
+
+def _is_form(content_type: str) -> bool:
+    return _media_type(content_type) == "application/x-www-form-urlencoded"
+
+
+def _decode_form(body: bytes) -> dict[str, str]:
+    """Form fields by name (a repeated name keeps its last value); ValueError if malformed."""
+    return dict(parse_qsl(body.decode("utf-8"), keep_blank_values=True, strict_parsing=bool(body)))
 
 
 class WebhookHandler:
@@ -78,6 +99,9 @@ class WebhookHandler:
         self.metrics = metrics
         token = settings.webhook_token
         self._token = token.get_secret_value().encode() if token else None
+        self._signature_check = endpoint.signature(settings) if endpoint.signature else None
+        public_url = settings.receiver_public_url
+        self._public_url = public_url.rstrip("/") if public_url else None
 
     async def handle(self, request: Request) -> Response:
         request_id = uuid.uuid4().hex
@@ -85,8 +109,10 @@ class WebhookHandler:
         try:
             self._authenticate(request)
             body = await self._read_body(request)
+            self._verify_signature(request, body, received_at)
             webhooks = await self._validate(body, request_id, received_at)
-            await self._publish(webhooks, request_id, received_at)
+            if webhooks:  # a gateway heartbeat is accepted with nothing to publish
+                await self._publish(webhooks, request_id, received_at)
         except Rejection as rejection:
             return self._reject(rejection, request_id)
         for webhook in webhooks:
@@ -99,6 +125,8 @@ class WebhookHandler:
                 "provider": self.adapter.name,
                 "accepted": len(webhooks),
                 "kinds": sorted({w.kind for w in webhooks}),
+                # the time every accepted webhook was stamped with (its envelope's)
+                "received_at": received_at.isoformat(),
             },
             status_code=202,
         )
@@ -110,8 +138,28 @@ class WebhookHandler:
         if not hmac.compare_digest(given, self._token):
             raise Rejection(401, "unauthorized", "missing or wrong ?token=")
 
+    def _verify_signature(self, request: Request, body: bytes, received_at: datetime) -> None:
+        if self._signature_check is None:
+            return
+        url = str(request.url)
+        if self._public_url is not None:
+            query = request.url.query
+            url = f"{self._public_url}{request.url.path}{'?' + query if query else ''}"
+        try:
+            self._signature_check(SignedRequest(url, request.headers, body, received_at))
+        except SignatureRejected as exc:
+            raise Rejection(401, "bad_signature", str(exc)) from None
+
     async def _read_body(self, request: Request) -> bytes:
-        if not _is_json(request.headers.get("content-type", "")):
+        content_type = request.headers.get("content-type", "")
+        if self.endpoint.body_format == "form":
+            if not _is_form(content_type):
+                raise Rejection(
+                    415,
+                    "unsupported_media_type",
+                    "Content-Type must be application/x-www-form-urlencoded",
+                )
+        elif not _is_json(content_type):
             raise Rejection(415, "unsupported_media_type", "Content-Type must be application/json")
         limit = self.settings.max_body_bytes
         declared = request.headers.get("content-length", "")
@@ -127,10 +175,17 @@ class WebhookHandler:
         return b"".join(chunks)
 
     async def _validate(self, body: bytes, request_id: str, received_at: datetime) -> list[Webhook]:
+        decoded: Any
         try:
-            decoded = orjson.loads(body)
+            decoded = (
+                _decode_form(body) if self.endpoint.body_format == "form" else orjson.loads(body)
+            )
         except orjson.JSONDecodeError as exc:
             rejection = Rejection(400, "malformed_json", f"body is not valid JSON: {exc}")
+            await self._dead_letter(body, rejection, request_id, received_at)
+            raise rejection from None
+        except ValueError as exc:  # UnicodeDecodeError included
+            rejection = Rejection(400, "malformed_form", f"body is not a valid form: {exc}")
             await self._dead_letter(body, rejection, request_id, received_at)
             raise rejection from None
         try:
@@ -265,6 +320,14 @@ def kafka_app(settings: Settings) -> Starlette:
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
         if settings.webhook_token is None:
             log.warning("SMSRADAR_WEBHOOK_TOKEN is not set: webhook routes accept anyone")
+        for adapter in ADAPTERS.values():
+            for endpoint in adapter.endpoints:
+                if endpoint.signature is not None and endpoint.signature(settings) is None:
+                    log.warning(
+                        "%s signatures are not checked: its secret is not set (README: %s)",
+                        adapter.name,
+                        endpoint.path,
+                    )
         await publisher.start()
         try:
             yield

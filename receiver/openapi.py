@@ -9,12 +9,15 @@ from smsradar.providers.base import Adapter
 _ERROR = {"$ref": "#/components/schemas/Error"}
 _RESPONSES: dict[str, str] = {
     "400": "Malformed JSON (the raw body is kept in the dead-letter topic)",
-    "401": "Missing or wrong ?token=",
+    "401": "Missing or wrong ?token=, or a gateway signature missing, wrong or stale",
     "413": "Body over SMSRADAR_MAX_BODY_BYTES",
-    "415": "Content-Type is not JSON",
+    "415": "Content-Type is not the endpoint's (JSON; form-encoded for Twilio)",
     "422": "Not a valid webhook; `errors` names each field (raw body dead-lettered)",
     "503": "The broker did not acknowledge in time; retry after Retry-After seconds",
 }
+
+
+_MEDIA_TYPES = {"json": "application/json", "form": "application/x-www-form-urlencoded"}
 
 
 def openapi_document(adapters: list[Adapter]) -> dict[str, Any]:
@@ -83,7 +86,9 @@ def openapi_document(adapters: list[Adapter]) -> dict[str, Any]:
                     "requestBody": {
                         "required": True,
                         "content": {
-                            "application/json": {"schema": {"$ref": f"#/components/schemas/{name}"}}
+                            _MEDIA_TYPES[endpoint.body_format]: {
+                                "schema": {"$ref": f"#/components/schemas/{name}"}
+                            }
                         },
                     },
                     "responses": responses,

@@ -75,6 +75,19 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=1024 * 1024, ge=1)
     publish_timeout_s: float = Field(default=5.0, gt=0)
     retry_after_s: int = Field(default=5, ge=1)
+    # The base URL gateways call the receiver at (scheme, host, port, any path prefix), e.g.
+    # https://sms.example.com: Twilio signs the URL it called, which behind a proxy or TLS
+    # terminator is not the URL the receiver sees. Unset = the URL of the request as received.
+    receiver_public_url: str | None = Field(default=None, pattern=r"^https?://[^/?#]+(/[^?#]*)?$")
+
+    # Gateway signatures; each check is on when its secret is set.
+    # Twilio: the account's Auth Token (X-Twilio-Signature, HMAC-SHA1).
+    twilio_auth_token: SecretStr | None = None
+    # sms-gate.app: the app's webhook signing key (X-Signature, HMAC-SHA256 with X-Timestamp).
+    smsgate_signing_key: SecretStr | None = None
+    # How far X-Timestamp may be from the receiver's clock, either way: an older signed
+    # request is a replay (sms-gate's documentation suggests 5 minutes).
+    smsgate_signature_tolerance_s: int = Field(default=300, ge=1)
 
     # Stream processing.
     app_id: str = Field(default="smsradar", pattern=r"^[A-Za-z0-9._-]+$")
@@ -114,6 +127,8 @@ class Settings(BaseSettings):
     # How naive provider timestamps are read (IANA zone names).
     smsgateway24_timezone: str = "UTC"
     smstools_timezone: str = "Europe/Brussels"
+    # sms-gate.app sends ISO 8601 times with the phone's offset; this zone is for any without.
+    smsgate_timezone: str = "UTC"
     # Region assumed for national-format numbers without a country code.
     default_region: str = Field(default="BE", pattern=r"^[A-Z]{2}$")
 
@@ -121,7 +136,7 @@ class Settings(BaseSettings):
     log_format: Literal["json", "text"] = "json"
 
     _check_zones = field_validator(
-        "smsgateway24_timezone", "smstools_timezone", "display_timezone"
+        "smsgateway24_timezone", "smstools_timezone", "smsgate_timezone", "display_timezone"
     )(_check_zone)
 
     @property

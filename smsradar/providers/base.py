@@ -10,12 +10,15 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal
 from zoneinfo import ZoneInfo
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, ValidationError
 
 from smsradar.model import CanonicalEvent
+
+if TYPE_CHECKING:
+    from smsradar.settings import Settings
 
 
 @dataclass(frozen=True)
@@ -67,12 +70,36 @@ class WebhookEnvelope(BaseModel):
     payload: dict[str, Any]
 
 
+class SignatureRejected(Exception):
+    """A gateway signature is missing, wrong or stale: HTTP 401, nothing is published."""
+
+
+@dataclass(frozen=True)
+class SignedRequest:
+    """What a gateway's signature covers, as the receiver got it."""
+
+    url: str  # the URL the gateway called (SMSRADAR_RECEIVER_PUBLIC_URL + path + query)
+    headers: Mapping[str, str]  # case-insensitive lookup (Starlette's Headers)
+    body: bytes  # the raw body, before any decoding
+    received_at: datetime
+
+
+# Raises SignatureRejected for a request that does not carry a valid signature.
+SignatureCheck = Callable[[SignedRequest], None]
+BodyFormat = Literal["json", "form"]
+
+
 @dataclass(frozen=True)
 class Endpoint:
     path: str  # e.g. "/webhooks/smsgateway24/status"
     summary: str
     schema: type[BaseModel]  # documents the body in the OpenAPI description
-    parse: Callable[[Any], list[Webhook]]  # decoded JSON -> webhooks, or WebhookValidationError
+    # decoded body (JSON value, or for "form" a dict of fields) -> webhooks, or
+    # WebhookValidationError
+    parse: Callable[[Any], list[Webhook]]
+    body_format: BodyFormat = "json"
+    # settings -> the endpoint's signature check, or None when its secret is not configured
+    signature: Callable[[Settings], SignatureCheck | None] | None = None
 
 
 @dataclass(frozen=True)

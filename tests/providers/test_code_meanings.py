@@ -12,7 +12,7 @@ def test_every_documented_code_can_be_described(name: str) -> None:
     adapter = ADAPTERS[name]
     fields = {adapter.status_code_field, adapter.detail_code_field}
     for key in adapter.code_meanings:
-        field, code = key.split(":")
+        field, code = key.split(":", 1)  # codes may hold ":" ("event:sms:sent")
         assert field in fields, f"{key}: describe_code cannot reach it"
         status = code if field == adapter.status_code_field else "no such status"
         detail = code if field == adapter.detail_code_field else None
@@ -33,3 +33,10 @@ def test_descriptions() -> None:
         "Recipient temporarily out of the operator's coverage"
     )
     assert smstools.describe_code("77") is None
+    twilio, smsgate = ADAPTERS["twilio"], ADAPTERS["smsgate"]
+    assert twilio.describe_code("undelivered", "30003") == (
+        "Not delivered (carrier delivery receipt), see ErrorCode: Unreachable destination handset"
+    )
+    assert smsgate.describe_code("sms:failed", "RESULT_ERROR_RADIO_OFF") == (
+        "Not sent, or not delivered; see the reason: Radio off"
+    )

@@ -29,10 +29,17 @@ SGW24_STATUS = {
 
 
 def _route_for(path: Path, body: Any) -> str:
-    if path.parent.name == "smstools":
-        return "/webhooks/smstools"
+    if path.parent.name in ("smstools", "twilio", "smsgate"):
+        return f"/webhooks/{path.parent.name}"
     kind = "status" if "status_id" in body else "incoming"
     return f"/webhooks/smsgateway24/{kind}"
+
+
+def _post_fixture(receiver: RunningReceiver, path: Path, body: Any) -> httpx.Response:
+    route = receiver.route(_route_for(path, body))
+    if path.parent.name == "twilio":  # Twilio's fixtures are its form fields
+        return httpx.post(route, data=body, timeout=10)
+    return httpx.post(route, json=body, timeout=10)
 
 
 def _fixture_cases() -> list[tuple[str, Path]]:
@@ -57,7 +64,7 @@ def test_every_seed_fixture_is_accepted_and_published(
     receiver: RunningReceiver, broker: BrokerUnderTest, name: str, path: Path
 ) -> None:
     body = json.loads(path.read_text())
-    response = httpx.post(receiver.route(_route_for(path, body)), json=body, timeout=10)
+    response = _post_fixture(receiver, path, body)
     assert response.status_code == 202, response.text
     accepted = response.json()
     objects = body if isinstance(body, list) else [body]
@@ -245,4 +252,6 @@ def test_openapi_lists_every_webhook_route(receiver: RunningReceiver) -> None:
         "/webhooks/smsgateway24/status",
         "/webhooks/smsgateway24/incoming",
         "/webhooks/smstools",
+        "/webhooks/twilio",
+        "/webhooks/smsgate",
     }
