@@ -157,7 +157,7 @@ def simulate(
     concurrency: int,
     truth: Path | None,
 ) -> None:
-    """Post realistic SMSGateway24 and Smstools webhook traffic over HTTP.
+    """Post realistic SMSGateway24, Smstools, Twilio and sms-gate.app webhook traffic.
 
     Per-message lifecycles with log-normal latencies, failures that differ by device, SIM
     and country, inbound replies, ~2% duplicate and ~5% out-of-order deliveries. Runs
@@ -177,14 +177,19 @@ def simulate(
         spikes=parsed_spikes,
         smsgateway24_zone=settings.smsgateway24_timezone,
         smstools_zone=settings.smstools_timezone,
-    )
+    ).with_all_gateways()
     token = settings.webhook_token.get_secret_value() if settings.webhook_token else None
+    twilio_token, signing_key = settings.twilio_auth_token, settings.smsgate_signing_key
     posting = simulator.PostConfig(
         url=url or f"http://{settings.receiver_host}:{settings.receiver_port}",
         rate=rate,
         duration_s=duration,
         concurrency=concurrency,
         token=token,
+        # signed as the gateways sign, so a receiver checking signatures accepts it
+        twilio_auth_token=twilio_token.get_secret_value() if twilio_token else None,
+        smsgate_signing_key=signing_key.get_secret_value() if signing_key else None,
+        public_url=settings.receiver_public_url,
     )
     try:
         result = simulator.run(traffic, posting, lambda line: click.echo(line, err=True))

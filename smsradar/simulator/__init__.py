@@ -7,7 +7,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from smsradar.simulator.poster import PostConfig, PostReport, post_all
-from smsradar.simulator.traffic import Spike, TrafficConfig, TrafficGenerator, parse_spike
+from smsradar.simulator.traffic import (
+    Spike,
+    TrafficConfig,
+    TrafficGenerator,
+    parse_spike,
+)
 from smsradar.simulator.truth import InboundTruth, MessageTruth, write_jsonl
 
 
@@ -25,6 +30,10 @@ async def run_async(
 ) -> SimulationResult:
     generator = TrafficGenerator(traffic)
     report = await post_all(generator.webhooks(), posting, progress)
+    # Twilio's events are timed by their arrival (its callbacks carry no time).
+    generator.apply_arrivals(
+        {o.sequence: o.received_at for o in report.outcomes if o.received_at is not None}
+    )
     return SimulationResult(report, generator.messages, generator.inbound)
 
 

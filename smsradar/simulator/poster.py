@@ -1,4 +1,8 @@
-"""Posting simulated webhooks over HTTP, paced, concurrent, retrying like a gateway."""
+"""Posting simulated webhooks over HTTP, paced, concurrent, retrying like a gateway.
+
+Twilio's webhooks go form-encoded; Twilio's and sms-gate.app's are signed as those gateways
+sign them when their secret is configured.
+"""
 
 from __future__ import annotations
 
@@ -7,10 +11,13 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
+from urllib.parse import urlencode
 
 import httpx
 import orjson
 
+from smsradar.providers import smsgate, twilio
 from smsradar.simulator.traffic import Webhook
 
 RETRIED_STATUSES = frozenset({429, 500, 502, 503, 504})
@@ -24,6 +31,8 @@ class PostOutcome:
     objects: int
     attempts: int
     valid: bool
+    sequence: int = 0  # the webhook's (Webhook.sequence)
+    received_at: datetime | None = None  # the receiver's stamp on an accepted post
 
 
 @dataclass
@@ -50,6 +59,12 @@ class PostConfig:
     token: str | None = None
     max_attempts: int = 8
     max_backoff_s: float = 2.0
+    # Secrets to sign with, as the receiver's SMSRADAR_TWILIO_AUTH_TOKEN and
+    # SMSRADAR_SMSGATE_SIGNING_KEY; unset = unsigned.
+    twilio_auth_token: str | None = None
+    smsgate_signing_key: str | None = None
+    # The receiver's SMSRADAR_RECEIVER_PUBLIC_URL: Twilio signs the URL it was given.
+    public_url: str | None = None
 
 
 async def post_all(
@@ -64,15 +79,23 @@ async def post_all(
     started = time.monotonic()
     deadline = started + config.duration_s if config.duration_s else None
     tasks: set[asyncio.Task[None]] = set()
+    # A retry is posted once its first attempt was answered, as a gateway retries; so the
+    # first copy is always the one published first.
+    answered: dict[int, asyncio.Event] = {}
 
     async with httpx.AsyncClient(base_url=config.url, limits=limits, timeout=30.0) as client:
 
         async def post(webhook: Webhook) -> None:
             try:
+                if webhook.retry_of is not None and webhook.retry_of in answered:
+                    await answered[webhook.retry_of].wait()
+                    answered.pop(webhook.retry_of, None)
                 report.outcomes.append(
                     await _post_with_retries(client, webhook, params, config, report)
                 )
             finally:
+                if webhook.retried and webhook.sequence in answered:
+                    answered[webhook.sequence].set()
                 semaphore.release()
 
         reporter = asyncio.create_task(_report_progress(report, started, progress))
@@ -85,6 +108,8 @@ async def post_all(
                 if due > now:
                     await asyncio.sleep(due - now)
                 await semaphore.acquire()
+                if webhook.retried:
+                    answered[webhook.sequence] = asyncio.Event()
                 task = asyncio.create_task(post(webhook))
                 tasks.add(task)
                 task.add_done_callback(tasks.discard)
@@ -105,20 +130,34 @@ async def _post_with_retries(
     config: PostConfig,
     report: PostReport,
 ) -> PostOutcome:
-    content = webhook.body if isinstance(webhook.body, bytes) else orjson.dumps(webhook.body)
-    headers = {"content-type": "application/json"}
+    if isinstance(webhook.body, bytes):
+        content = webhook.body
+    elif webhook.body_format == "form":
+        content = urlencode(webhook.body).encode()
+    else:
+        content = orjson.dumps(webhook.body)
+    media_type = (
+        "application/x-www-form-urlencoded" if webhook.body_format == "form" else "application/json"
+    )
     status = 0
     for attempt in range(1, config.max_attempts + 1):
         delay = min(config.max_backoff_s, 0.1 * 2**attempt)
+        request = client.build_request(
+            "POST",
+            webhook.route,
+            content=content,
+            headers={"content-type": media_type},
+            params=params,
+        )
+        _sign(request, webhook, content, config)
         try:
-            response = await client.post(
-                webhook.route, content=content, headers=headers, params=params
-            )
+            response = await client.send(request)
         except httpx.TransportError:
             status = 0
         else:
             status = response.status_code
             if status not in RETRIED_STATUSES:
+                accepted = _accepted(response) if status == 202 else {}
                 return PostOutcome(
                     webhook.route,
                     status,
@@ -126,6 +165,8 @@ async def _post_with_retries(
                     webhook.objects,
                     attempt,
                     webhook.valid,
+                    webhook.sequence,
+                    _received_at(accepted),
                 )
             retry_after = response.headers.get("retry-after", "")
             if retry_after.isdigit():
@@ -134,8 +175,45 @@ async def _post_with_retries(
             report.retries += 1
             await asyncio.sleep(delay)
     return PostOutcome(
-        webhook.route, status, None, webhook.objects, config.max_attempts, webhook.valid
+        webhook.route,
+        status,
+        None,
+        webhook.objects,
+        config.max_attempts,
+        webhook.valid,
+        webhook.sequence,
     )
+
+
+def _sign(request: httpx.Request, webhook: Webhook, content: bytes, config: PostConfig) -> None:
+    """Sign as the gateway would: Twilio over the URL it calls, sms-gate.app over the body."""
+    if webhook.route == twilio.ROUTE and config.twilio_auth_token and webhook.valid:
+        url = str(request.url)
+        if config.public_url:
+            url = config.public_url.rstrip("/") + request.url.raw_path.decode()
+        params = twilio.form_fields(content)
+        request.headers["X-Twilio-Signature"] = twilio.signature(
+            config.twilio_auth_token, url, params
+        )
+    elif webhook.route == smsgate.ROUTE and config.smsgate_signing_key:
+        stamp = str(int(time.time()))  # each attempt is signed afresh
+        request.headers["X-Timestamp"] = stamp
+        request.headers["X-Signature"] = smsgate.signature(
+            config.smsgate_signing_key, content, stamp
+        )
+
+
+def _accepted(response: httpx.Response) -> dict[str, object]:
+    try:
+        body = response.json()
+    except ValueError:
+        return {}
+    return body if isinstance(body, dict) else {}
+
+
+def _received_at(accepted: dict[str, object]) -> datetime | None:
+    value = accepted.get("received_at")
+    return datetime.fromisoformat(value) if isinstance(value, str) else None
 
 
 def _request_id(response: httpx.Response) -> str | None:

@@ -2,28 +2,35 @@
 
 Messages start at ``start + i / message_rate``; each has a lifecycle of status webhooks
 with log-normal latencies. Webhooks are posted in event-time order, except that a few are
-held back (out of order) and a few posted twice (a gateway retrying).
+held back (out of order) and a few posted twice (a gateway retrying, after the first
+attempt was answered).
+
+Twilio's callbacks carry no event time: the pipeline stamps them with their arrival, so
+their truth is only known once posted. ``TrafficGenerator.apply_arrivals`` sets the times
+of Twilio events from the receiver's ``received_at`` of each accepted post.
 """
 
 from __future__ import annotations
 
 import heapq
 import random
-from collections.abc import Iterator
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
-from typing import Any
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta, timezone
+from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 import phonenumbers
 
 from smsradar.model import ErrorCategory, Status
-from smsradar.providers import smsgateway24, smstools
+from smsradar.providers import smsgate, smsgateway24, smstools, twilio
 from smsradar.simulator.truth import InboundTruth, MessageTruth, TruthEvent
 
 STATUS_ROUTE = "/webhooks/smsgateway24/status"
 INCOMING_ROUTE = "/webhooks/smsgateway24/incoming"
 SMSTOOLS_ROUTE = "/webhooks/smstools"
+TWILIO_ROUTE = twilio.ROUTE
+SMSGATE_ROUTE = smsgate.ROUTE
 
 DEVICES = ("1001", "1002", "1003", "1004", "1005", "1006")
 COUNTRIES = ("BE", "NL", "DE", "FR", "BR", "IN")
@@ -44,6 +51,34 @@ SMSTOOLS_FAILURES: tuple[tuple[str, str | None], ...] = (
     ("5", "2006"),
     ("5", "4006"),
 )
+# (MessageStatus, ErrorCode): "failed" never reached the carrier, so it has no "sent".
+TWILIO_FAILURES: tuple[tuple[str, str], ...] = (
+    ("undelivered", "30003"),
+    ("undelivered", "30005"),
+    ("undelivered", "30006"),
+    ("undelivered", "30007"),
+    ("undelivered", "30008"),
+    ("failed", "30034"),
+    ("failed", "21610"),
+    ("failed", "30001"),
+)
+TWILIO_ACCOUNT = "AC" + "5e1f" * 8
+TWILIO_SENDER = "+15017250604"  # the account's number: outbound From, inbound To
+TWILIO_SERVICE = "MG" + "0d1c" * 8
+# sms-gate.app phones, each in its own local zone (its times carry that offset).
+SMSGATE_DEVICES: dict[str, timezone] = {
+    "ffffffffceb0b1db0000018e937c815b": timezone(timedelta(hours=7)),
+    "ffffffffa1d2c3b40000019011aa22cc": timezone(timedelta(hours=2)),
+    "ffffffff5e6f7a8b00000191ccdd3344": timezone(timedelta(hours=-3)),
+}
+# sms:failed before sending (the phone could not) and after (no delivery).
+SMSGATE_SEND_FAILURES = (
+    "RESULT_ERROR_RADIO_OFF",
+    "RESULT_ERROR_NO_SERVICE",
+    "RESULT_ERROR_NULL_PDU",
+    "RESULT_ERROR_LIMIT_EXCEEDED",
+)
+SMSGATE_DELIVERY_FAILURES = ("RESULT_ERROR_GENERIC_FAILURE", "RESULT_NETWORK_REJECT", None)
 WEBHOOKS_PER_MESSAGE = 4.0  # average, to turn a webhook rate into a message rate
 
 
@@ -92,6 +127,9 @@ class TrafficConfig:
     messages: int | None = None  # stop after this many outbound messages
     start: datetime | None = None  # simulated clock start (default: now, whole seconds)
     smstools_share: float = 0.4
+    # Off unless asked for (with_all_gateways), so a seed's traffic stays what it was.
+    twilio_share: float = 0.0
+    smsgate_share: float = 0.0
     inbound_share: float = 0.08  # inbound SMS per outbound message
     duplicate_rate: float = 0.02
     reorder_rate: float = 0.05
@@ -99,6 +137,11 @@ class TrafficConfig:
     spikes: tuple[Spike, ...] = ()
     smsgateway24_zone: str = "UTC"
     smstools_zone: str = "Europe/Brussels"
+
+    def with_all_gateways(self) -> TrafficConfig:
+        """A fleet of all four gateways, as ``smsradar simulate`` posts: 30% Smstools, 20%
+        Twilio, 20% sms-gate.app, the rest SMSGateway24."""
+        return replace(self, smstools_share=0.3, twilio_share=0.2, smsgate_share=0.2)
 
 
 @dataclass(order=True)
@@ -108,9 +151,12 @@ class Webhook:
     due_s: float
     sequence: int
     route: str = field(compare=False)
-    body: Any = field(compare=False)  # JSON-able, or bytes for a malformed request
+    body: Any = field(compare=False)  # JSON-able (form fields for "form"), or raw bytes
     objects: int = field(compare=False, default=1)
     valid: bool = field(compare=False, default=True)
+    body_format: Literal["json", "form"] = field(compare=False, default="json")
+    retried: bool = field(compare=False, default=False)  # a retry of it follows
+    retry_of: int | None = field(compare=False, default=None)  # the sequence it retries
 
 
 class TrafficGenerator:
@@ -126,6 +172,10 @@ class TrafficGenerator:
         self._sgw24_zone = ZoneInfo(config.smsgateway24_zone)
         self._smstools_zone = ZoneInfo(config.smstools_zone)
         self._smstools_ids: list[str] = []
+        # Twilio truth to re-time by arrival: (index in messages or inbound, the webhook
+        # sequence of each truth event, in order).
+        self._twilio_messages: list[tuple[int, list[int]]] = []
+        self._twilio_inbound: list[tuple[int, int]] = []
 
     # -- public --------------------------------------------------------------------------
 
@@ -143,19 +193,54 @@ class TrafficGenerator:
         while pending:
             yield heapq.heappop(pending)
 
+    def apply_arrivals(self, arrivals: Mapping[int, datetime]) -> None:
+        """Time Twilio's events by their arrival: ``arrivals`` maps a webhook's sequence to
+        the ``received_at`` the receiver answered its accepted post with."""
+        for position, sequences in self._twilio_messages:
+            truth = self.messages[position]
+            events = [
+                replace(event, at=arrivals.get(sequence, event.at))
+                for event, sequence in zip(truth.history, sequences, strict=True)
+            ]
+            self.messages[position] = MessageTruth.of(
+                truth.provider,
+                truth.message_id,
+                truth.device_id,
+                truth.sim,
+                truth.recipient,
+                truth.recipient_country,
+                events,
+            )
+        for position, sequence in self._twilio_inbound:
+            inbound = self.inbound[position]
+            self.inbound[position] = replace(
+                inbound, received_at=arrivals.get(sequence, inbound.received_at)
+            )
+
     # -- one message -----------------------------------------------------------------------
 
     def _message(self, index: int, started_s: float) -> list[Webhook]:
         rnd = self.random
         country = rnd.choice(COUNTRIES)
         recipient = rnd.choice(self._numbers[country])
-        if rnd.random() < self.config.smstools_share:
+        draw = rnd.random()
+        twilio_upto = self.config.smstools_share + self.config.twilio_share
+        if draw < self.config.smstools_share:
             truth, webhooks = self._smstools_message(index, started_s, recipient, country)
+        elif draw < twilio_upto:
+            truth, webhooks = self._twilio_message(index, started_s, recipient, country)
+        elif draw < twilio_upto + self.config.smsgate_share:
+            truth, webhooks = self._smsgate_message(index, started_s, recipient, country)
         else:
             truth, webhooks = self._sgw24_message(index, started_s, recipient, country)
         self.messages.append(truth)
         if rnd.random() < self.config.inbound_share:
-            webhooks.append(self._inbound(index, started_s + rnd.uniform(1, 30)))
+            at_s = started_s + rnd.uniform(1, 30)
+            new_share = self.config.twilio_share + self.config.smsgate_share
+            if new_share and rnd.random() < new_share:
+                webhooks.append(self._new_gateway_inbound(index, at_s))
+            else:
+                webhooks.append(self._inbound(index, at_s))
         if rnd.random() < self.config.invalid_rate * WEBHOOKS_PER_MESSAGE:
             webhooks.append(self._invalid(started_s))
         return self._disorder(webhooks)
@@ -290,6 +375,143 @@ class TrafficGenerator:
         truth = MessageTruth.of("smstools", message_id, None, None, recipient, country, events)
         return truth, webhooks
 
+    def _twilio_message(
+        self, index: int, t: float, recipient: str, country: str
+    ) -> tuple[MessageTruth, list[Webhook]]:
+        rnd = self.random
+        sid = f"SM{self.config.seed:08x}{index:024x}"
+        steps: list[tuple[str, str | None, float]] = []
+        if rnd.random() < 0.5:  # sent through a Messaging Service: "accepted" first
+            steps.append(("accepted", None, t))
+            t += self._latency(0.3)
+        steps.append(("queued", None, t))
+        t += self._latency(0.5)
+        steps.append(("sending", None, t))
+        outcome_s = t + self._latency(4.0)
+        if self._fails("twilio", None, None, country, outcome_s):
+            failure, failure_code = rnd.choice(TWILIO_FAILURES)
+            if failure == "undelivered":  # it reached the carrier first
+                t += self._latency(1.0)
+                steps.append(("sent", None, t))
+            steps.append((failure, failure_code, max(outcome_s, t)))
+        else:
+            t += self._latency(1.0)
+            steps.append(("sent", None, t))
+            steps.append(("delivered", None, max(outcome_s, t)))
+        events: list[TruthEvent] = []
+        webhooks = []
+        for status_name, error_code, at_s in steps:
+            status = twilio.STATUSES[status_name]
+            category = twilio.ERROR_CATEGORIES[error_code] if error_code else None
+            at = self._at(at_s)  # a stand-in until the post's arrival time is known
+            events.append(TruthEvent(status_name, status, at, category, error_code))
+            fields = {
+                "AccountSid": TWILIO_ACCOUNT,
+                "ApiVersion": "2010-04-01",
+                "From": TWILIO_SENDER,
+                "MessageSid": sid,
+                "MessageStatus": status_name,
+                "SmsSid": sid,
+                "SmsStatus": status_name,
+                "To": recipient,
+            }
+            if steps[0][0] == "accepted":
+                fields["MessagingServiceSid"] = TWILIO_SERVICE
+            if error_code:
+                fields["ErrorCode"] = error_code
+            if status_name in ("delivered", "undelivered"):
+                fields["RawDlrDoneDate"] = at.strftime("%y%m%d%H%M")
+            webhooks.append(self._webhook(at_s, TWILIO_ROUTE, fields, body_format="form"))
+        self._twilio_messages.append((len(self.messages), [w.sequence for w in webhooks]))
+        truth = MessageTruth.of("twilio", sid, None, None, recipient, country, events)
+        return truth, webhooks
+
+    def _smsgate_message(
+        self, index: int, t: float, recipient: str, country: str
+    ) -> tuple[MessageTruth, list[Webhook]]:
+        rnd = self.random
+        device = rnd.choice(list(SMSGATE_DEVICES))
+        sim = rnd.choice(("1", "2", None))
+        message_id = f"sg{self.config.seed:x}-{index:010d}"
+        t += self._latency(1.0)  # from the API request to the phone sending it
+        outcome_s = t + self._latency(5.0)
+        steps: list[tuple[str, str | None, float]] = []
+        if self._fails("smsgate", device, sim, country, outcome_s):
+            if rnd.random() < 0.5:
+                steps.append(("sms:failed", rnd.choice(SMSGATE_SEND_FAILURES), t))
+            else:
+                steps.append(("sms:sent", None, t))
+                steps.append(("sms:failed", rnd.choice(SMSGATE_DELIVERY_FAILURES), outcome_s))
+        else:
+            steps.append(("sms:sent", None, t))
+            steps.append(("sms:delivered", None, outcome_s))
+        events: list[TruthEvent] = []
+        webhooks = []
+        for event_name, reason, at_s in steps:
+            status = smsgate.STATUS_EVENTS[event_name]
+            category: ErrorCategory | None = None
+            if status.is_failure:
+                category = (
+                    smsgate.REASON_CATEGORIES[reason] if reason else ErrorCategory.UNSPECIFIED
+                )
+            at = self._at(at_s)
+            events.append(TruthEvent(event_name, status, at, category, reason))
+            payload: dict[str, Any] = {
+                "messageId": message_id,
+                "phoneNumber": recipient,
+                "simNumber": int(sim) if sim else None,
+                smsgate.TIME_FIELDS[event_name]: self._smsgate_time(at, device),
+            }
+            if event_name == "sms:failed":
+                payload["reason"] = reason
+            webhooks.append(
+                self._webhook(at_s, SMSGATE_ROUTE, self._smsgate_event(device, event_name, payload))
+            )
+        truth = MessageTruth.of("smsgate", message_id, device, sim, recipient, country, events)
+        return truth, webhooks
+
+    def _new_gateway_inbound(self, index: int, at_s: float) -> Webhook:
+        """An incoming SMS through Twilio or sms-gate.app, in proportion to their shares."""
+        rnd = self.random
+        at = self._at(at_s)
+        sender = rnd.choice(self._numbers[rnd.choice(COUNTRIES)])
+        total = self.config.twilio_share + self.config.smsgate_share
+        if rnd.random() < self.config.twilio_share / total:
+            sid = f"SM{self.config.seed:08x}{900_000_000 + index:024x}"
+            fields = {
+                "AccountSid": TWILIO_ACCOUNT,
+                "ApiVersion": "2010-04-01",
+                "Body": "STOP",
+                "From": sender,
+                "MessageSid": sid,
+                "NumMedia": "0",
+                "NumSegments": "1",
+                "SmsMessageSid": sid,
+                "SmsSid": sid,
+                "SmsStatus": "received",
+                "To": TWILIO_SENDER,
+            }
+            self._twilio_inbound.append((len(self.inbound), self._sequence + 1))
+            self.inbound.append(
+                InboundTruth("twilio", sid, sender, TWILIO_SENDER, None, None, at, None)
+            )
+            return self._webhook(at_s, TWILIO_ROUTE, fields, body_format="form")
+        device = rnd.choice(list(SMSGATE_DEVICES))
+        sim = rnd.choice(("1", "2"))
+        message_id = f"{self.config.seed:x}in{index:08x}"
+        payload = {
+            "messageId": message_id,
+            "message": "YES",
+            "phoneNumber": sender,
+            "simNumber": int(sim),
+            "receivedAt": self._smsgate_time(at, device),
+        }
+        self.inbound.append(
+            InboundTruth("smsgate", message_id, sender, None, device, sim, at, None)
+        )
+        body = self._smsgate_event(device, "sms:received", payload)
+        return self._webhook(at_s, SMSGATE_ROUTE, body)
+
     def _inbound(self, index: int, at_s: float) -> Webhook:
         rnd = self.random
         at = self._at(at_s)
@@ -349,6 +571,19 @@ class TrafficGenerator:
 
     # -- helpers -------------------------------------------------------------------------
 
+    def _smsgate_event(self, device: str, event: str, payload: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "deviceId": device,
+            "event": event,
+            "id": f"ev{self.config.seed:x}-{self._sequence + 1}",
+            "payload": payload,
+            "webhookId": f"wh-{event}",
+        }
+
+    @staticmethod
+    def _smsgate_time(at: datetime, device: str) -> str:
+        return at.astimezone(SMSGATE_DEVICES[device]).isoformat(timespec="milliseconds")
+
     def _smstools_time(self, at: datetime) -> str:
         return at.astimezone(self._smstools_zone).strftime("%Y-%m-%d %H:%M:%S")
 
@@ -361,10 +596,17 @@ class TrafficGenerator:
         }
         return self._webhook(at_s, SMSTOOLS_ROUTE, [item])
 
-    def _webhook(self, at_s: float, route: str, body: Any, valid: bool = True) -> Webhook:
+    def _webhook(
+        self,
+        at_s: float,
+        route: str,
+        body: Any,
+        valid: bool = True,
+        body_format: Literal["json", "form"] = "json",
+    ) -> Webhook:
         self._sequence += 1
         objects = len(body) if isinstance(body, list) else 1
-        return Webhook(at_s, self._sequence, route, body, objects, valid)
+        return Webhook(at_s, self._sequence, route, body, objects, valid, body_format)
 
     def _disorder(self, webhooks: list[Webhook]) -> list[Webhook]:
         """Hold some back (out of order) and post some twice (gateway retries)."""
@@ -375,6 +617,7 @@ class TrafficGenerator:
             result.append(webhook)
             if webhook.valid and self.random.random() < self.config.duplicate_rate:
                 self._sequence += 1
+                webhook.retried = True
                 result.append(
                     Webhook(
                         webhook.due_s + self.random.uniform(0.5, 20),
@@ -382,6 +625,8 @@ class TrafficGenerator:
                         webhook.route,
                         webhook.body,
                         webhook.objects,
+                        body_format=webhook.body_format,
+                        retry_of=webhook.sequence,
                     )
                 )
         return result

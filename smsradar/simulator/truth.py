@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -43,6 +43,8 @@ class MessageTruth:
     delivery_latency_s: float | None
     total_latency_s: float | None
     events: int
+    # every distinct event, as given (apply_arrivals re-times Twilio's)
+    history: tuple[TruthEvent, ...] = field(default=(), compare=False, repr=False)
 
     @classmethod
     def of(
@@ -93,6 +95,7 @@ class MessageTruth:
             delivery_latency_s=_between(sent, delivered),
             total_latency_s=_between(created, delivered),
             events=len(events),
+            history=tuple(events),
         )
 
 
@@ -118,4 +121,5 @@ def write_jsonl(path: Path, messages: list[MessageTruth], inbound: list[InboundT
         for kind, records in (("message", messages), ("inbound", inbound)):
             for record in records:
                 row: dict[str, Any] = {"kind": kind, **asdict(record)}
+                row.pop("history", None)
                 out.write(orjson.dumps(row) + b"\n")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import signal
 import time
+from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -12,9 +13,16 @@ import httpx
 import pytest
 
 from smsradar import simulator
-from tests.conftest import RunningReceiver, WorkerFactory
+from tests.conftest import ReceiverFactory, RunningReceiver, WorkerFactory
 from tests.support.brokers import BrokerUnderTest
-from tests.support.facts import actual_messages, expected_messages, expected_windows
+from tests.support.facts import (
+    actual_inbound,
+    actual_messages,
+    expected_inbound,
+    expected_messages,
+    expected_windows,
+)
+from tests.support.processes import http_ok
 from tests.support.store import (
     quantile_cont,
     sql,
@@ -26,24 +34,50 @@ from tests.support.store import (
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
+TWILIO_AUTH_TOKEN = "e2e-twilio-auth-token"
+SMSGATE_SIGNING_KEY = "e2e-smsgate-signing-key"
+GATEWAYS = {"smsgateway24", "smstools", "twilio", "smsgate"}
+
 
 def test_sql_returns_the_ground_truth(
-    receiver: RunningReceiver,
+    start_receiver: ReceiverFactory,
     broker: BrokerUnderTest,
     start_worker: WorkerFactory,
     start_sink: WorkerFactory,
 ) -> None:
+    """All four gateways, Twilio's and sms-gate.app's requests signed and checked."""
+    receiver = start_receiver(
+        broker.bootstrap,
+        SMSRADAR_TWILIO_AUTH_TOKEN=TWILIO_AUTH_TOKEN,
+        SMSRADAR_SMSGATE_SIGNING_KEY=SMSGATE_SIGNING_KEY,
+    )
+    receiver.process.wait_until(lambda: http_ok(receiver.route("/readyz")), 30, "/readyz")
     start_worker(broker.bootstrap)
     start_sink(broker.bootstrap)
-    traffic = simulator.TrafficConfig(seed=41, rate=10, messages=400, invalid_rate=0.01)
-    posting = simulator.PostConfig(url=receiver.url, rate=800, concurrency=16)
+    traffic = simulator.TrafficConfig(
+        seed=41, rate=10, messages=400, invalid_rate=0.01
+    ).with_all_gateways()
+    posting = simulator.PostConfig(
+        url=receiver.url,
+        rate=800,
+        concurrency=16,
+        twilio_auth_token=TWILIO_AUTH_TOKEN,
+        smsgate_signing_key=SMSGATE_SIGNING_KEY,
+    )
     result = asyncio.run(simulator.run_async(traffic, posting))
+    assert all(o.status == 202 for o in result.report.outcomes if o.valid)
+    assert {m.provider for m in result.messages} == GATEWAYS
     settings = receiver.settings
     wait_for_store(settings, result.messages)
 
     facts = store_as_facts(settings)
     assert actual_messages(facts) == expected_messages(result.messages)
-    assert len(facts.inbound) == len(result.inbound)
+    assert actual_inbound(facts) == expected_inbound(result.inbound)
+    by_provider = {
+        r["provider"]: r["n"]
+        for r in sql(settings, "SELECT provider, count(*) AS n FROM messages GROUP BY ALL")
+    }
+    assert by_provider == dict(Counter(m.provider for m in result.messages))
 
     by_status = {
         r["status"]: r["n"]

@@ -83,3 +83,56 @@ def test_spike_raises_only_the_spiked_device() -> None:
 def test_bad_spike_is_a_clear_error(text: str) -> None:
     with pytest.raises(ValueError, match="spike"):
         parse_spike(text)
+
+
+def test_all_gateways_fleet_has_four_providers_with_truth() -> None:
+    config = TrafficConfig(start=START, seed=13, messages=800).with_all_gateways()
+    generator = TrafficGenerator(config)
+    posted = list(generator.webhooks())
+    providers = Counter(t.provider for t in generator.messages)
+    assert set(providers) == {"smsgateway24", "smstools", "twilio", "smsgate"}
+    assert 0.15 * 800 < providers["twilio"] < 0.25 * 800
+    assert {i.provider for i in generator.inbound} >= {"twilio", "smsgate"}
+    routes = Counter(w.route for w in posted)
+    assert routes["/webhooks/twilio"] and routes["/webhooks/smsgate"]
+    assert all(w.body_format == "form" for w in posted if w.route == "/webhooks/twilio")
+    assert all(
+        isinstance(v, str) for w in posted if w.route == "/webhooks/twilio" for v in w.body.values()
+    )
+    outcomes = Counter((t.provider, t.outcome) for t in generator.messages)
+    for provider in ("twilio", "smsgate"):
+        assert outcomes[(provider, "delivered")] > outcomes[(provider, "failed")] > 0
+    # Every retry names the webhook it retries, which comes first.
+    first_seen = {w.sequence for w in posted if w.retry_of is None}
+    retries = [w for w in posted if w.retry_of is not None]
+    assert retries and all(w.retry_of in first_seen for w in retries)
+
+
+def test_twilio_truth_is_timed_by_arrival() -> None:
+    config = TrafficConfig(start=START, seed=14, messages=200).with_all_gateways()
+    generator = TrafficGenerator(config)
+    posted = list(generator.webhooks())
+    arrived = datetime(2027, 1, 1, tzinfo=UTC)
+    arrivals = {
+        w.sequence: arrived.replace(microsecond=w.sequence)
+        for w in posted
+        if w.route == "/webhooks/twilio" and w.retry_of is None
+    }
+    before = list(generator.messages)
+    generator.apply_arrivals(arrivals)
+    twilio = [t for t in generator.messages if t.provider == "twilio"]
+    assert twilio
+    for truth in twilio:
+        assert truth.created_at.year == 2027 and truth.events == len(truth.history)
+        if truth.outcome_at is not None:
+            assert truth.outcome_at.year == 2027
+    # the other gateways' truth is untouched
+    assert [t for t in before if t.provider != "twilio"] == [
+        t for t in generator.messages if t.provider != "twilio"
+    ]
+    assert all(i.received_at.year == 2027 for i in generator.inbound if i.provider == "twilio")
+
+
+def test_default_traffic_has_only_the_first_two_gateways() -> None:
+    generator = _generate(seed=15, messages=300)
+    assert {t.provider for t in generator.messages} == {"smsgateway24", "smstools"}
