@@ -89,6 +89,13 @@ class Settings(BaseSettings):
     # request is a replay (sms-gate's documentation suggests 5 minutes).
     smsgate_signature_tolerance_s: int = Field(default=300, ge=1)
 
+    @field_validator("twilio_auth_token", "smsgate_signing_key", mode="before")
+    @classmethod
+    def _empty_secret_is_unset(cls, value: object) -> object:
+        # `VAR=` (as a compose file's ${VAR:-} gives) must not turn on a check whose key
+        # is the empty string.
+        return None if value == "" else value
+
     # Stream processing.
     app_id: str = Field(default="smsradar", pattern=r"^[A-Za-z0-9._-]+$")
     table_store: str = Field(default="memory://", pattern=r"^(memory|rocksdb)://")
@@ -97,6 +104,10 @@ class Settings(BaseSettings):
     failure_window_lateness_s: int = Field(default=6 * 3600, ge=0)
     # Events stamped further than this after their arrival are dead-lettered (broken clocks).
     max_clock_skew_s: int = Field(default=24 * 3600, ge=0)
+    # A stream stage takes up to this many records at once, waiting at most this long for
+    # them: bigger batches coalesce more table and fact writes; the wait adds to freshness.
+    stream_batch_max: int = Field(default=2000, ge=1)
+    stream_batch_wait_s: float = Field(default=0.05, gt=0)
 
     # Alerting. A TOML file of rules and notifiers (README: Alerting); unset = defaults.
     alert_rules: Path | None = None

@@ -214,3 +214,7 @@ def test_signature_replayed_to_another_url_is_rejected() -> None:
         with pytest.raises(SignatureRejected):
             check(_request(body, other, **{"X-Twilio-Signature": sig}))
     check(_request(body, **{"X-Twilio-Signature": sig}))  # the exact replay
+
+
+def test_an_empty_token_is_no_token() -> None:
+    assert signature_check(Settings(twilio_auth_token="")) is None  # type: ignore[arg-type]
