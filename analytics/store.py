@@ -206,21 +206,37 @@ def install_snapshot_views(connection: duckdb.DuckDBPyConnection, store: Store) 
 
         tails = files([s.path for s in segments if s.kind != "base"])
         bases = files([s.path for s in segments if s.kind == "base"])
-        connection.execute(_relation_view(relation, tails, bases))
+        tail_start = _earliest(connection, tails, relation.time_column)
+        connection.execute(_relation_view(relation, tails, bases, tail_start))
     connection.execute(_sql("views.sql"))
 
 
-def _relation_view(relation: Relation, tail_source: str, base_source: str) -> str:
+def _earliest(connection: duckdb.DuckDBPyConnection, source: str, column: str) -> str:
+    """The earliest ``column`` value in ``source`` as a SQL constant of the column's type
+    (``NULL`` when it has no rows)."""
+    text, type_name = connection.execute(
+        f"SELECT min({column})::VARCHAR, typeof(min({column})) FROM {source}"
+    ).fetchall()[0]
+    return "NULL" if text is None else f"CAST({literal(text)} AS {type_name})"
+
+
+def _relation_view(
+    relation: Relation, tail_source: str, base_source: str, tail_start: str | None = None
+) -> str:
     """The latest row per key: the tails' newest row, else the base's.
 
     A key's ``time_column`` never increases with later facts (a message's ``created_at`` is
     its earliest event), so base rows older than every tail row cannot be replaced, and
     only the recent part of the base (few row groups: it is sorted by time) is anti-joined.
+    ``tail_start``, the tails' earliest time as a constant when the caller knows it (a
+    snapshot), lets the scan skip the base's row groups; the subquery that stands in for
+    it otherwise is evaluated per base row (a third of a query's time at 10 million rows).
     Identifiers and paths come from our own constants, never from user input.
     """
     key = ", ".join(relation.key)
     hidden = ", ".join(POSITION_COLUMNS)
     time = relation.time_column
+    earliest = tail_start or "(SELECT earliest FROM tail_start)"
     return f"""
 CREATE OR REPLACE VIEW {relation.segment_name} AS
 WITH tail AS (
@@ -230,10 +246,10 @@ WITH tail AS (
 tail_start AS (SELECT min({time}) AS earliest FROM tail),
 base AS (SELECT * FROM {base_source})
 SELECT * EXCLUDE ({hidden}) FROM base
-WHERE {time} < (SELECT earliest FROM tail_start) OR (SELECT earliest FROM tail_start) IS NULL
+WHERE {time} < {earliest} OR {earliest} IS NULL
 UNION ALL
 SELECT * EXCLUDE ({hidden})
-FROM (SELECT * FROM base WHERE {time} >= (SELECT earliest FROM tail_start)) AS recent
+FROM (SELECT * FROM base WHERE {time} >= {earliest}) AS recent
 ANTI JOIN tail USING ({key})
 UNION ALL
 SELECT * EXCLUDE ({hidden}) FROM tail
