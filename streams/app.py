@@ -80,29 +80,27 @@ def create_app(settings: Settings) -> faust.App:
     }
     sinks[topics.events] = app.topic(topics.events, partitions=partitions, internal=True)
     sinks[topics.deadletter] = app.topic(topics.deadletter, partitions=partitions, internal=True)
-    deliveries = Deliveries()
 
-    async def emit(topic: str, key: str, value: bytes, headers: dict[str, bytes] | None) -> None:
-        # The producer itself, not Topic.send: Faust's per-record bookkeeping was the
-        # largest cost per event; the delivery futures are awaited per batch instead.
-        delivery = await app.producer.send(
-            topic, key.encode(), value, partition=None, timestamp=None, headers=headers
-        )
-        deliveries.add(delivery)
+    async def emit_via_topic(
+        topic: str, key: str, value: bytes, headers: dict[str, bytes] | None
+    ) -> None:
+        await sinks[topic].send(key=key.encode(), value=value, headers=headers)
 
     batch_max, batch_wait_s = settings.stream_batch_max, settings.stream_batch_wait_s
-    normalizer = Normalizer(settings, emit)
     for name in webhook_topic_names(settings):
         source = app.topic(name, partitions=partitions, internal=True)
         app.agent(source, name=f"normalize:{name}")(
-            _normalize_agent(normalizer, deliveries, batch_max, batch_wait_s)
+            _normalize_agent(settings, Deliveries(app), batch_max, batch_wait_s)
         )
 
     json_schema: faust.Schema[str, Any] = faust.Schema(
         key_serializer="json", value_serializer="json"
     )
+    join_deliveries = Deliveries(app)
     joiner = MessageJoiner(
-        settings, app.Table("join-state", partitions=partitions, schema=json_schema), emit
+        settings,
+        app.Table("join-state", partitions=partitions, schema=json_schema),
+        join_deliveries.emit,
     )
 
     @app.agent(sinks[topics.events], name="join")
@@ -111,9 +109,11 @@ def create_app(settings: Settings) -> faust.App:
         async for batch in stream.take_events(batch_max, within=batch_wait_s):
             records = [(e.value, e.message.partition, e.message.offset) for e in batch]
             await joiner.handle_batch(records, _partition_entry(stream, batch))
-            await deliveries.wait()
+            await join_deliveries.wait()
 
-    _add_alerting(app, settings, topics, sinks, emit, json_schema)
+    # Alert records are few and handled one at a time: Faust's own sends, flushed before
+    # every offset commit, without a wait per record.
+    _add_alerting(app, settings, topics, sinks, emit_via_topic, json_schema)
     return app
 
 
@@ -161,12 +161,22 @@ def _add_alerting(
 
 
 class Deliveries:
-    """The broker acknowledgements a batch's output is waiting for."""
+    """One batched stage's output: sent on the producer, acknowledgements awaited per batch.
 
-    def __init__(self) -> None:
+    The producer itself, not Topic.send: Faust's per-record bookkeeping was the largest
+    cost per event. Each stage has its own, so a batch waits for exactly what it sent.
+    """
+
+    def __init__(self, app: faust.App) -> None:
+        self._app = app
         self._pending: list[Awaitable[Any]] = []
 
-    def add(self, delivery: Awaitable[Any]) -> None:
+    async def emit(
+        self, topic: str, key: str, value: bytes, headers: dict[str, bytes] | None
+    ) -> None:
+        delivery = await self._app.producer.send(
+            topic, key.encode(), value, partition=None, timestamp=None, headers=headers
+        )
         self._pending.append(delivery)
 
     async def wait(self) -> None:
@@ -191,8 +201,10 @@ def _partition_entry(
 
 
 def _normalize_agent(
-    normalizer: Normalizer, deliveries: Deliveries, batch_max: int, batch_wait_s: float
+    settings: Settings, deliveries: Deliveries, batch_max: int, batch_wait_s: float
 ) -> Callable[[faust.StreamT[bytes]], Awaitable[None]]:
+    normalizer = Normalizer(settings, deliveries.emit)
+
     async def normalize(stream: faust.StreamT[bytes]) -> None:
         async for batch in stream.take(batch_max, within=batch_wait_s):
             for value in batch:
