@@ -16,7 +16,7 @@ from aiokafka.errors import (
     TopicAuthorizationFailedError,
 )
 
-from smsradar.kafka import ensure_topics, make_producer
+from smsradar.kafka import ensure_topics, make_producer, raw_body_topic_config
 from smsradar.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -85,7 +85,8 @@ class KafkaPublisher:
         memory would otherwise acknowledge writes to topics it no longer has.
         """
         try:
-            await ensure_topics(self._settings, {topic: {} for topic in self._topics})
+            config = raw_body_topic_config(self._settings)
+            await ensure_topics(self._settings, {topic: config for topic in self._topics})
         except (ClusterAuthorizationFailedError, TopicAuthorizationFailedError) as exc:
             # Not ours to create: the operator creates them (README, Deployment).
             log.warning("not allowed to create topics", extra={"error": str(exc)})

@@ -12,6 +12,21 @@ from aiokafka.errors import TopicAlreadyExistsError
 
 from smsradar.settings import Settings
 
+# Room for the envelope and headers the receiver wraps a webhook body in.
+RECORD_HEADROOM_BYTES = 64 * 1024
+
+
+def max_record_bytes(settings: Settings) -> int:
+    """The largest record smsradar writes: a body of ``max_body_bytes`` in its envelope (a
+    webhook record, or a rejected body kept raw in the dead-letter topic). Producers may
+    send it and the topics that take such records accept it (``max.message.bytes``)."""
+    return max(1024 * 1024, settings.max_body_bytes + RECORD_HEADROOM_BYTES)
+
+
+def raw_body_topic_config(settings: Settings) -> dict[str, str]:
+    """Configs of the topics that carry whole webhook bodies (webhook and dead-letter topics)."""
+    return {"max.message.bytes": str(max_record_bytes(settings))}
+
 
 def client_options(settings: Settings) -> dict[str, Any]:
     """Connection options common to producers, consumers and admin clients."""
@@ -40,6 +55,7 @@ def make_producer(settings: Settings, **overrides: Any) -> AIOKafkaProducer:
         "linger_ms": 2,
         "request_timeout_ms": int(settings.publish_timeout_s * 1000),
         "compression_type": None,
+        "max_request_size": max_record_bytes(settings),
     }
     options.update(overrides)
     return AIOKafkaProducer(**options)

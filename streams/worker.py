@@ -8,7 +8,7 @@ import logging
 import faust
 from aiokafka.errors import KafkaError
 
-from smsradar.kafka import ensure_topics
+from smsradar.kafka import ensure_topics, raw_body_topic_config
 from smsradar.settings import Settings
 from streams.app import create_app, webhook_topic_names
 from streams.topics import Topics
@@ -19,9 +19,10 @@ log = logging.getLogger("smsradar.streams")
 def worker_topics(settings: Settings) -> dict[str, dict[str, str]]:
     """Every topic the worker reads or writes (Faust's changelogs aside), with its configs."""
     topics = Topics.of(settings)
-    plain = [topics.events, topics.alert_windows, topics.deadletter]
+    raw_bodies = raw_body_topic_config(settings)
     return {
-        **{name: {} for name in [*webhook_topic_names(settings), *plain]},
+        **{name: raw_bodies for name in [*webhook_topic_names(settings), topics.deadletter]},
+        **{name: {} for name in [topics.events, topics.alert_windows]},
         **{name: {"cleanup.policy": "compact"} for name in topics.facts},
     }
 
