@@ -104,10 +104,6 @@ class Settings(BaseSettings):
     failure_window_lateness_s: int = Field(default=6 * 3600, ge=0)
     # Events stamped further than this after their arrival are dead-lettered (broken clocks).
     max_clock_skew_s: int = Field(default=24 * 3600, ge=0)
-    # A stream stage takes up to this many records at once, waiting at most this long for
-    # them: bigger batches coalesce more table and fact writes; the wait adds to freshness.
-    stream_batch_max: int = Field(default=2000, ge=1)
-    stream_batch_wait_s: float = Field(default=0.05, gt=0)
 
     # Alerting. A TOML file of rules and notifiers (README: Alerting); unset = defaults.
     alert_rules: Path | None = None

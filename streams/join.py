@@ -19,35 +19,26 @@ Every processed event re-emits the current facts it touches, even when it change
 nothing (a duplicate): a worker that crashed after its table write but before its fact
 writes were flushed re-emits them when the events are replayed. Facts are keyed, so
 downstream keeps one row per key.
-
-Events are joined in batches (``apply_batch``): a batch's table writes are coalesced to
-the last value per key and its facts to the last value per fact key (``streams.batch``).
-Writes reach the changelog per partition in this order: message states, expired windows
-dropped, the watermark, window records. A message's ``pending`` holds the window changes
-of *all* its events in the batch, so whichever prefix of the batch's writes survives a
-crash, replaying the batch's events (from the committed offset, in any new batching)
-finishes exactly the window writes that were lost.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Callable, MutableMapping, Sequence
+from collections.abc import MutableMapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import ValidationError
 
-from smsradar.facts import InboundFact, MessageFact, StatusEventFact
+from smsradar.facts import InboundFact, StatusEventFact
 from smsradar.model import CanonicalEvent, Direction
 from smsradar.settings import Settings
 from streams import windows
-from streams.batch import FactBuffer, WriteBehind
 from streams.phones import PhoneNumbers
 from streams.state import EventRecord, MessageState
-from streams.topics import Emit, Topics, dead_letter
+from streams.topics import Emit, Topics, dead_letter, dump
 
 log = logging.getLogger("smsradar.streams")
 
@@ -56,66 +47,29 @@ log = logging.getLogger("smsradar.streams")
 # a replay after a crash can still re-send their final counts.
 REPLAY_MARGIN_S = 3600
 
-# A window change an event caused, as a message remembers it: (events-topic offset of the
-# event, change, sign); an event's changes keep their order (their index in the window
-# records' ``applied`` markers).
-PendingChange = tuple[int, windows.Contribution, int]
-
-
-def _write_rank(key: str, deleted: bool) -> int:
-    """Changelog order of a batch's writes within a partition (see the module docstring)."""
-    if key.startswith("window|"):
-        return 1 if deleted else 3
-    if key.startswith("watermark|"):
-        return 2
-    return 0
-
-
-def _stay(partition: int) -> None:
-    """Table writes need no partition context (a plain dict in tests)."""
-
-
-@dataclass
-class _Batch:
-    table: WriteBehind
-    facts: FactBuffer = field(default_factory=FactBuffer)
-    # messages whose state this batch wrote, and the pending changes of replayed events
-    # re-applied before the first such write (the write must keep them pending)
-    written: set[str] = field(default_factory=set)
-    carried: dict[str, list[PendingChange]] = field(default_factory=dict)
-
 
 @dataclass
 class StoredMessage:
     """A message's table entry: its state, and what makes re-applying an event a no-op.
 
     ``applied_offset`` is the events-topic offset of the last event that changed the state
-    and ``pending`` the window changes of the events of the last batch that changed it
-    (written before them); ``windows`` every window contribution the message was ever
-    counted or uncounted in.
+    and ``pending`` the window changes that event causes (written before them); ``windows``
+    every window contribution the message was ever counted or uncounted in.
     """
 
     state: MessageState
     applied_offset: int = -1
-    pending: list[PendingChange] = field(default_factory=list)
+    pending: list[windows.Change] = field(default_factory=list)
     windows: list[windows.Contribution] = field(default_factory=list)
 
     @classmethod
     def from_json(cls, data: dict[str, Any] | None, event: CanonicalEvent) -> StoredMessage:
         if data is None:
             return cls(MessageState(event.provider, event.message_id))
-        applied_offset = data["applied_offset"]
-        pending = [
-            # [change, sign] rows were written before batching: all of the last event's
-            (applied_offset, *windows.changes_from_json([row])[0])
-            if len(row) == 2
-            else (row[0], *windows.changes_from_json([row[1:]])[0])
-            for row in data["pending"]
-        ]
         return cls(
             MessageState.from_json(data),
-            applied_offset,
-            pending,
+            data["applied_offset"],
+            windows.changes_from_json(data["pending"]),
             [windows.Contribution.from_json(row) for row in data["windows"]],
         )
 
@@ -123,10 +77,7 @@ class StoredMessage:
         return {
             **self.state.to_json(),
             "applied_offset": self.applied_offset,
-            "pending": [
-                [offset, *windows.changes_to_json([(change, sign)])[0]]
-                for offset, change, sign in self.pending
-            ],
+            "pending": windows.changes_to_json(self.pending),
             "windows": [contribution.to_json() for contribution in self.windows],
         }
 
@@ -143,56 +94,33 @@ class MessageJoiner:
         self.processed = 0
         self.late_outcomes = 0
 
-    async def handle_batch(
-        self,
-        records: Sequence[tuple[bytes, int, int]],
-        enter_partition: Callable[[int], None] = _stay,
-    ) -> None:
-        """Join canonical event records (value, partition, offset); never raises for bad data.
-
-        ``enter_partition(p)`` is called before the table reads and writes of an event of
-        partition ``p``: the worker points Faust's table at that partition there (its
-        changelog partition and, with RocksDB, the partition's database).
-        """
-        events = []
-        for raw, partition, offset in records:
-            try:
-                events.append((CanonicalEvent.model_validate_json(raw), partition, offset))
-            except ValidationError as exc:
-                await dead_letter(self.emit, self.topics, "join", raw, exc)
-        await self.apply_batch(events, enter_partition)
-        self.processed += len(events)
+    async def handle(self, raw: bytes, partition: int, offset: int) -> None:
+        """Join one canonical event record; never raises for bad data."""
+        try:
+            event = CanonicalEvent.model_validate_json(raw)
+        except ValidationError as exc:
+            await dead_letter(self.emit, self.topics, "join", raw, exc)
+            return
+        await self.apply(event, partition, offset)
+        self.processed += 1
 
     async def apply(self, event: CanonicalEvent, partition: int, offset: int) -> None:
         """Apply the event read at ``offset`` of ``partition`` of the events topic."""
-        await self.apply_batch([(event, partition, offset)])
+        if event.direction is Direction.INBOUND:
+            await self._apply_inbound(event)
+        else:
+            await self._apply_outbound(event, partition, offset)
 
-    async def apply_batch(
-        self,
-        events: Sequence[tuple[CanonicalEvent, int, int]],
-        enter_partition: Callable[[int], None] = _stay,
-    ) -> None:
-        """Apply events in the order read, each partition's in offset order."""
-        batch = _Batch(WriteBehind(self.table, enter_partition))
-        for event, partition, offset in events:
-            batch.table.enter(partition)
-            if event.direction is Direction.INBOUND:
-                self._apply_inbound(batch, event)
-            else:
-                self._apply_outbound(batch, event, partition, offset)
-        batch.table.flush(_write_rank)
-        await batch.facts.emit_to(self.emit)
-
-    def _apply_inbound(self, batch: _Batch, event: CanonicalEvent) -> None:
+    async def _apply_inbound(self, event: CanonicalEvent) -> None:
         key = f"inbound|{event.message_key}"
-        stored = batch.table.get(key)
+        stored = self.table.get(key)
         record = EventRecord.of(event)
         if stored is None:
-            batch.table[key] = {"received_at": event.received_at.timestamp()}
+            self.table[key] = {"received_at": event.received_at.timestamp()}
         else:
             first_arrival = datetime.fromtimestamp(stored["received_at"], tz=UTC)
             record = dataclasses.replace(record, received_at=first_arrival)
-        self._emit_status_event(batch, event, record)
+        await self._emit_status_event(event, record)
         fact = InboundFact(
             event_id=event.event_id,
             provider=event.provider,
@@ -206,59 +134,42 @@ class MessageJoiner:
             reply_to_message_id=event.reply_to_message_id,
             body_length=event.body_length,
         )
-        batch.facts.put(self.topics.inbound, event.message_key, fact)
+        await self.emit(self.topics.inbound, event.message_key, dump(fact), None)
 
-    def _apply_outbound(
-        self, batch: _Batch, event: CanonicalEvent, partition: int, offset: int
-    ) -> None:
+    async def _apply_outbound(self, event: CanonicalEvent, partition: int, offset: int) -> None:
         key = event.message_key
-        stored = StoredMessage.from_json(batch.table.get(key), event)
+        stored = StoredMessage.from_json(self.table.get(key), event)
         state = stored.state
         if stored.applied_offset >= offset:
             # A replay after a crash: the state already has this event (and maybe later
-            # ones). Finish the window writes of the event if its batch was the last to
-            # change the message, and re-send the facts of every window the message ever
-            # touched, as the lost original fact writes may have been any of them.
-            replayed = [entry for entry in stored.pending if entry[0] == offset]
-            if key not in batch.written:
-                batch.carried.setdefault(key, []).extend(replayed)
-            pending = [(change, sign) for _, change, sign in replayed]
+            # ones). Finish the window writes of the event if it was the last applied, and
+            # re-send the facts of every window the message ever touched, as the lost
+            # original fact writes may have been any of them.
+            pending = stored.pending if stored.applied_offset == offset else []
             moved = pending + [(c, 0) for c in stored.windows if all(c != p for p, _ in pending)]
-            fact = state.fact(self.phone)
         else:
             before = self._contribution(state) if state.events else None
             added = state.add(event)
-            fact = state.fact(self.phone)
-            moved = windows.changes(before, self._contribution_of(fact, state))
+            moved = windows.changes(before, self._contribution(state))
             if added:
-                if key not in batch.written:
-                    batch.written.add(key)
-                    stored.pending = batch.carried.pop(key, [])
-                stored.applied_offset = offset
-                stored.pending += [(offset, change, sign) for change, sign in moved]
+                stored.applied_offset, stored.pending = offset, moved
                 stored.windows += [c for c, sign in moved if sign and c not in stored.windows]
-                batch.table[key] = stored.to_json()
-        self._emit_status_event(batch, event, state.events[event.event_id])
-        batch.facts.put(self.topics.messages, key, fact)
-        self._update_windows(batch, moved, partition, offset)
+                self.table[key] = stored.to_json()
+        await self._emit_status_event(event, state.events[event.event_id])
+        await self.emit(self.topics.messages, key, dump(state.fact(self.phone)), None)
+        await self._update_windows(moved, partition, offset)
 
     def _contribution(self, state: MessageState) -> windows.Contribution | None:
-        return self._contribution_of(state.fact(self.phone), state)
+        return windows.contribution(state.fact(self.phone), state.outcome(), self.window_s)
 
-    def _contribution_of(
-        self, fact: MessageFact, state: MessageState
-    ) -> windows.Contribution | None:
-        return windows.contribution(fact, state.outcome(), self.window_s)
-
-    def _update_windows(
-        self, batch: _Batch, moved: list[windows.Change], partition: int, offset: int
+    async def _update_windows(
+        self, moved: list[windows.Change], partition: int, offset: int
     ) -> None:
-        table = batch.table
         for index, (change, sign) in enumerate(moved):
             epoch = int(change.window_start.timestamp())
             window_key = f"window|{partition}|{epoch}"
-            stored = table.get(window_key)
-            if sign and not self._window_open(table, epoch, partition):
+            stored = self.table.get(window_key)
+            if sign and not self._window_open(epoch, partition):
                 self.late_outcomes += 1
                 log.warning(
                     "outcome later than the window lateness; not counted in failure rates",
@@ -270,10 +181,10 @@ class MessageJoiner:
             record = windows.WindowRecord.from_json(stored)
             if sign and record.applied < (offset, index):
                 if stored is None:
-                    self._register_window(table, partition, epoch)
+                    self._register_window(partition, epoch)
                 windows.apply(record.counts, change, sign)
                 record.applied = (offset, index)
-                table[window_key] = record.to_json()
+                self.table[window_key] = record.to_json()
             facts = windows.facts_for(
                 record.counts,
                 change.window_start,
@@ -282,9 +193,9 @@ class MessageJoiner:
                 change.dimension_values,
             )
             for fact in facts:
-                batch.facts.put(self.topics.failure_rates, windows.fact_key(fact), fact)
+                await self.emit(self.topics.failure_rates, windows.fact_key(fact), dump(fact), None)
 
-    def _window_open(self, table: MutableMapping[str, Any], epoch: int, partition: int) -> bool:
+    def _window_open(self, epoch: int, partition: int) -> bool:
         """Is the window within the lateness of the partition's newest outcome window?
 
         The watermark lives in the table, so a restarted worker judges lateness exactly
@@ -293,24 +204,24 @@ class MessageJoiner:
         repeats the drop on replay.
         """
         watermark_key = f"watermark|{partition}"
-        watermark = table.get(watermark_key) or {"epoch": None, "windows": []}
+        watermark = self.table.get(watermark_key) or {"epoch": None, "windows": []}
         if watermark["epoch"] is None or epoch > watermark["epoch"]:
             horizon = epoch - self.lateness_s - REPLAY_MARGIN_S
             live = [w for w in watermark["windows"] if w >= horizon]
             for stale in set(watermark["windows"]) - set(live):
-                table.pop(f"window|{partition}|{stale}", None)
-            table[watermark_key] = {"epoch": epoch, "windows": live}
+                self.table.pop(f"window|{partition}|{stale}", None)
+            self.table[watermark_key] = {"epoch": epoch, "windows": live}
             return True
         return bool(epoch >= watermark["epoch"] - self.lateness_s)
 
-    def _register_window(self, table: MutableMapping[str, Any], partition: int, epoch: int) -> None:
+    def _register_window(self, partition: int, epoch: int) -> None:
         """List a new window under the watermark (before it is written) so it expires."""
         watermark_key = f"watermark|{partition}"
-        watermark = table[watermark_key]
+        watermark = self.table[watermark_key]
         if epoch not in watermark["windows"]:
-            table[watermark_key] = {**watermark, "windows": [*watermark["windows"], epoch]}
+            self.table[watermark_key] = {**watermark, "windows": [*watermark["windows"], epoch]}
 
-    def _emit_status_event(self, batch: _Batch, event: CanonicalEvent, record: EventRecord) -> None:
+    async def _emit_status_event(self, event: CanonicalEvent, record: EventRecord) -> None:
         fact = StatusEventFact(
             event_id=event.event_id,
             provider=event.provider,
@@ -326,4 +237,4 @@ class MessageJoiner:
             device_id=record.device_id,
             sim=record.sim,
         )
-        batch.facts.put(self.topics.status_events, event.event_id, fact)
+        await self.emit(self.topics.status_events, event.event_id, dump(fact), None)
