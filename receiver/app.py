@@ -197,12 +197,9 @@ class WebhookHandler:
             # An array of 100,000 bad objects has 100,000 errors: the answer and the
             # dead-letter headers name the first ones, or the record outgrows the broker's
             # request size and the body could not be kept.
-            shown = exc.errors[:MAX_REPORTED_ERRORS]
-            errors = [{"loc": e.loc, "msg": e.msg} for e in shown]
-            detail = "; ".join(f"{e.loc}: {e.msg}" for e in shown)
-            if len(exc.errors) > len(shown):
-                detail += f"; and {len(exc.errors) - len(shown)} more errors"
-            rejection = Rejection(422, "invalid_schema", f"not a valid webhook: {detail}", errors)
+            errors = [{"loc": e.loc, "msg": e.msg} for e in exc.errors[:MAX_REPORTED_ERRORS]]
+            detail = f"not a valid webhook: {exc.summary(MAX_REPORTED_ERRORS)}"
+            rejection = Rejection(422, "invalid_schema", detail, errors)
             await self._dead_letter(body, rejection, request_id, received_at)
             raise rejection from None
 

@@ -32,7 +32,14 @@ class WebhookValidationError(Exception):
 
     def __init__(self, errors: list[FieldError]) -> None:
         self.errors = errors
-        super().__init__("; ".join(f"{e.loc}: {e.msg}" for e in errors))
+        super().__init__(self.summary(len(errors)))
+
+    def summary(self, limit: int) -> str:
+        """The first ``limit`` errors, and how many more there are."""
+        text = "; ".join(f"{e.loc}: {e.msg}" for e in self.errors[:limit])
+        if len(self.errors) > limit:
+            text += f"; and {len(self.errors) - limit} more errors"
+        return text
 
     @classmethod
     def single(cls, loc: str, msg: str) -> WebhookValidationError:
