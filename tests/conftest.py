@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 import shutil
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,7 +23,7 @@ from tests.support.brokers import (
     register,
     unregister,
 )
-from tests.support.processes import ManagedProcess, http_ok, smsradar_argv
+from tests.support.processes import STARTED, ManagedProcess, http_ok, log_digest, smsradar_argv
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -31,6 +31,27 @@ try:
     BROKERS = brokers_under_test()
 except BrokerChoiceError as exc:
     raise pytest.UsageError(str(exc)) from None
+
+
+_FIRST_PROCESS = pytest.StashKey[int]()
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    item.stash[_FIRST_PROCESS] = len(STARTED)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    """A failed test's report shows the errors and last lines of every process it started."""
+    report = yield
+    if report.failed and report.when == "call":
+        for process in STARTED[item.stash.get(_FIRST_PROCESS, len(STARTED)) :]:
+            command = " ".join(process.argv[2:])
+            report.sections.append((f"{command} (pid {process.pid})", log_digest(process)))
+    return report
 
 
 def pytest_report_header() -> str:

@@ -12,11 +12,16 @@ from pathlib import Path
 
 import httpx
 
+# Every process started in this session, so a failed test's report can show their logs.
+STARTED: list[ManagedProcess] = []
+NOTABLE = ("Traceback", "ERROR", "CRITICAL", "crashed", "Exception")
+
 
 class ManagedProcess:
     def __init__(self, argv: list[str], env: dict[str, str], log_path: Path) -> None:
         self.argv = argv
         self.log_path = log_path
+        STARTED.append(self)
         self._log = log_path.open("ab")
         self.process = subprocess.Popen(
             argv, env={**os.environ, **env}, stdout=self._log, stderr=subprocess.STDOUT
@@ -52,6 +57,17 @@ class ManagedProcess:
                 self.process.wait()
         self._log.close()
         return self.process.returncode
+
+
+def log_digest(process: ManagedProcess, tail: int = 25, notable: int = 40) -> str:
+    """A process's notable lines (errors, tracebacks) and its last lines, for a failure report."""
+    try:
+        lines = process.log_path.read_text(errors="replace").splitlines()
+    except OSError as exc:
+        return f"(log unreadable: {exc})"
+    flagged = [line for line in lines if any(word in line for word in NOTABLE)]
+    header = f"exit code: {process.process.poll()}; {len(lines)} lines; notable (first {notable}):"
+    return "\n".join([header, *flagged[:notable], f"last {tail}:", *lines[-tail:]])
 
 
 def smsradar_argv(*args: str) -> list[str]:
