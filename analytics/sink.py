@@ -7,11 +7,15 @@ readers keep one row per key, the one with the highest offset.
 
 One sink writes a store (a lock file says so); it is cheap enough that one keeps up with
 many workers. Its compactor runs in a thread beside it.
+
+A full disk (or quota) stops nothing but the writing: the sink keeps its unwritten batches,
+pauses fetching so they stop growing, and retries with back-off until a write succeeds.
 """
 
 from __future__ import annotations
 
 import asyncio
+import errno
 import fcntl
 import logging
 import os
@@ -35,6 +39,10 @@ from smsradar.kafka import client_options, ensure_topics, make_producer
 from smsradar.settings import Settings
 
 log = logging.getLogger("smsradar.analytics")
+
+# Write failures that freeing space cures: retried, never fatal.
+DISK_FULL = frozenset({errno.ENOSPC, errno.EDQUOT})
+DISK_FULL_RETRY_S = (1.0, 10.0)  # first and longest wait between attempts
 
 
 class StoreLockedError(RuntimeError):
@@ -73,6 +81,7 @@ class Batch:
     first: int
     last: int = -1
     rows: list[dict[str, Any]] = field(default_factory=list)
+    written: bool = False  # durable in a segment; a retried flush skips it
 
 
 class Sink:
@@ -84,6 +93,8 @@ class Sink:
         self.written_rows = 0
         self.invalid_records = 0
         self.stopping = asyncio.Event()
+        self.disk_full_since: float | None = None
+        self.retry_write_at = 0.0
 
     async def run(self) -> None:
         await ensure_topics(
@@ -116,9 +127,9 @@ class Sink:
                 for message in messages:
                     await self._add(tp, message, producer)
             pending = sum(len(b.rows) for b in self.batches.values())
-            if (
-                time.monotonic() - flushed_at >= interval
-                or pending >= self.settings.sink_max_batch_rows
+            now = time.monotonic()
+            if now >= self.retry_write_at and (
+                now - flushed_at >= interval or pending >= self.settings.sink_max_batch_rows
             ):
                 await self._flush(consumer)
                 flushed_at = time.monotonic()
@@ -126,7 +137,9 @@ class Sink:
     async def _add(self, tp: TopicPartition, message: Any, producer: Any) -> None:
         relation = self.relations[tp.topic]
         batch = self.batches.get(tp)
-        if batch is None:
+        # A batch already written by a flush that then failed on another one: new rows
+        # (after a rebalance) start a batch of their own, or they would be skipped.
+        if batch is None or batch.written:
             batch = self.batches[tp] = Batch(relation, tp.partition, first=message.offset)
         batch.last = message.offset
         try:
@@ -147,21 +160,61 @@ class Sink:
         batch.rows.append(row)
 
     async def _flush(self, consumer: AIOKafkaConsumer) -> None:
-        """Write every batch as a segment, durably; then commit their offsets."""
-        batches, self.batches = self.batches, {}
-        if not batches:
+        """Write every batch as a segment, durably; then commit their offsets.
+
+        On a full disk the batches stay (their offsets uncommitted) for the next attempt.
+        """
+        if not self.batches:
             return
-        await asyncio.to_thread(self._write, list(batches.values()))
+        try:
+            await asyncio.to_thread(self._write, list(self.batches.values()))
+        except OSError as exc:
+            if exc.errno not in DISK_FULL:
+                raise
+            self._wait_for_space(consumer, exc)
+            return
+        batches, self.batches = self.batches, {}
+        if self.disk_full_since is not None:
+            log.warning(
+                "store writable again; fetching resumed",
+                extra={"waited_s": round(time.monotonic() - self.disk_full_since, 1)},
+            )
+            self.disk_full_since = None
+            self.retry_write_at = 0.0
+            consumer.resume(*consumer.assignment())
         await consumer.commit({tp: batch.last + 1 for tp, batch in batches.items()})
+
+    def _wait_for_space(self, consumer: AIOKafkaConsumer, exc: OSError) -> None:
+        # Paused, getmany returns nothing but still counts as polling: the group keeps the
+        # partitions, and the batches held in memory stop growing.
+        consumer.pause(*consumer.assignment())
+        now = time.monotonic()
+        first, longest = DISK_FULL_RETRY_S
+        if self.disk_full_since is None:
+            self.disk_full_since = now
+            wait_s = first
+        else:
+            wait_s = min(longest, max(first, 2 * (now - self.disk_full_since)))
+        self.retry_write_at = now + wait_s
+        log.error(
+            "store disk full; unwritten batches kept, fetching paused, retrying",
+            extra={
+                "error": f"{exc.strerror} ({exc.filename or self.store.root})",
+                "pending_rows": sum(len(b.rows) for b in self.batches.values() if not b.written),
+                "retry_in_s": round(wait_s, 1),
+            },
+        )
 
     def _write(self, batches: list[Batch]) -> None:
         for batch in batches:
-            if not batch.rows:
-                continue  # only dead-lettered records: nothing to keep, the commit moves on
-            table = pa.Table.from_pylist(batch.rows, schema=batch.relation.schema)
-            name = SegmentName.new(batch.partition, "tail", batch.first, batch.last)
-            self.store.write_segment(batch.relation, name, table)
-            self.written_rows += len(batch.rows)
+            if batch.written:
+                continue
+            if batch.rows:  # else only dead-lettered records: the commit moves on
+                table = pa.Table.from_pylist(batch.rows, schema=batch.relation.schema)
+                name = SegmentName.new(batch.partition, "tail", batch.first, batch.last)
+                self.store.write_segment(batch.relation, name, table)
+                self.written_rows += len(batch.rows)
+            batch.written = True
 
     def next_offset(self, tp: TopicPartition) -> int | None:
         """Resume point from the segments: after the last offset any of them holds."""

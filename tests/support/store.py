@@ -7,8 +7,11 @@ import os
 import subprocess
 import time
 from collections import Counter
+from contextlib import closing
 from typing import Any
 
+from analytics.formats import to_json
+from analytics.reader import connect, run_query
 from smsradar.settings import Settings
 from smsradar.simulator import InboundTruth, MessageTruth
 from tests.support.facts import (
@@ -22,10 +25,10 @@ from tests.support.facts import (
 from tests.support.processes import smsradar_argv
 
 
-def sql(settings: Settings, query: str) -> list[dict[str, Any]]:
+def sql(settings: Settings, statement: str) -> list[dict[str, Any]]:
     """``smsradar sql --format json`` in a subprocess, exactly as a user runs it."""
     completed = subprocess.run(
-        [*smsradar_argv("sql", "--format", "json", query)],
+        [*smsradar_argv("sql", "--format", "json", statement)],
         env=_env(settings),
         capture_output=True,
         text=True,
@@ -33,6 +36,14 @@ def sql(settings: Settings, query: str) -> list[dict[str, Any]]:
     )
     assert completed.returncode == 0, completed.stderr
     rows: list[dict[str, Any]] = json.loads(completed.stdout)
+    return rows
+
+
+def query(settings: Settings, statement: str) -> list[dict[str, Any]]:
+    """The rows ``sql`` gives, through the same reader in this process: polling loops call
+    it often, and an interpreter start per query cost more than the query."""
+    with closing(connect(settings)) as connection:
+        rows: list[dict[str, Any]] = json.loads(to_json(run_query(connection, statement)))
     return rows
 
 
@@ -48,13 +59,13 @@ def _env(settings: Settings) -> dict[str, str]:
 def store_as_facts(settings: Settings) -> Facts:
     """The store's relations in the shape of the fact-topic reader, to reuse its comparisons."""
     facts = Facts()
-    for row in sql(settings, "SELECT * FROM messages"):
+    for row in query(settings, "SELECT * FROM messages"):
         facts.messages[f"{row['provider']}:{row['message_id']}"] = row
-    for row in sql(settings, "SELECT * FROM status_events"):
+    for row in query(settings, "SELECT * FROM status_events"):
         facts.status_events[row["event_id"]] = row
-    for row in sql(settings, "SELECT * FROM inbound_messages"):
+    for row in query(settings, "SELECT * FROM inbound_messages"):
         facts.inbound[f"{row['provider']}:{row['message_id']}"] = row
-    for row in sql(settings, "SELECT * FROM failure_rates"):
+    for row in query(settings, "SELECT * FROM failure_rates"):
         key = f"{row['window_start']}|{row['dimension']}|{row['dimension_value']}"
         facts.window_rows[key] = row
     return facts
@@ -67,7 +78,7 @@ def store_windows(settings: Settings) -> dict[WindowKey, tuple[int, int, int]]:
             r["failed"],
             r["unknown"],
         )
-        for r in sql(settings, "SELECT * FROM failure_rates")
+        for r in query(settings, "SELECT * FROM failure_rates")
     }
 
 

@@ -1,0 +1,56 @@
+"""Simulator traffic in the background while a test breaks something, and its accounting."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
+from pathlib import Path
+
+from smsradar import simulator
+from smsradar.settings import Settings
+from tests.support.accounting import Accounting, account, assert_exact
+
+# Gateways retry for hours; the simulator retries long enough to ride out any fault here
+# (a 20 s broker outage answers 503 for 20 s plus the publish timeout).
+RETRIES = {"max_attempts": 60, "max_backoff_s": 2.0}
+
+
+@contextmanager
+def traffic(
+    url: str, seed: int, messages: int = 500
+) -> Iterator[Future[simulator.SimulationResult]]:
+    """~2,000 webhooks (1% invalid) posted at 100/s, ~20 s: the fault lands mid-stream."""
+    config = simulator.TrafficConfig(seed=seed, rate=10, messages=messages, invalid_rate=0.01)
+    posting = simulator.PostConfig(url=url, rate=100, concurrency=8, **RETRIES)
+    with ThreadPoolExecutor(1) as pool:
+        yield pool.submit(lambda: asyncio.run(simulator.run_async(config, posting)))
+
+
+def wait_for(check: Callable[[], bool], timeout_s: float, what: str) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not check():
+        assert time.monotonic() < deadline, f"{what}: not within {timeout_s:.0f} s"
+        time.sleep(0.05)
+
+
+def segments_written(settings: Settings) -> bool:
+    """The sink has written at least one segment (the pipeline is flowing end to end)."""
+    return any(segments_dir(settings).glob("*/p*.parquet"))
+
+
+def segments_dir(settings: Settings) -> Path:
+    return settings.data_dir / "analytics" / "segments"
+
+
+def settle_and_account(
+    settings: Settings, running: Future[simulator.SimulationResult]
+) -> Accounting:
+    """Wait for the traffic to end and the store to settle; print and check the books."""
+    result = running.result()
+    books = account(settings, result)
+    print(books.line())
+    assert_exact(books)
+    return books
