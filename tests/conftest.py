@@ -125,8 +125,9 @@ def start_receiver(tmp_path: Path, topic_prefix: str) -> Iterator[ReceiverFactor
     started: list[ManagedProcess] = []
     counter = itertools.count()
 
-    def start(bootstrap: str, **env: str) -> RunningReceiver:
-        port = free_port()
+    def start(bootstrap: str, port: int | None = None, **env: str) -> RunningReceiver:
+        # A given port: a restarted receiver where its gateways (the simulator) post.
+        port = port or free_port()
         variables = {
             "SMSRADAR_KAFKA_BOOTSTRAP": bootstrap,
             "SMSRADAR_KAFKA_IDEMPOTENCE": idempotence_for(bootstrap),

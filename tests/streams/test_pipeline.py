@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import signal
-import time
-from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -58,29 +56,6 @@ def test_facts_match_the_ground_truth(
     # one status-event fact per distinct event
     assert len(facts.status_events) == sum(m.events for m in result.messages) + len(result.inbound)
     assert worker.stop(signal.SIGINT) == 0, worker.output()
-
-
-def test_kill_9_mid_stream_loses_and_doubles_nothing(
-    receiver: RunningReceiver, broker: BrokerUnderTest, start_worker: WorkerFactory
-) -> None:
-    first = start_worker(broker.bootstrap)
-    settings = receiver.settings
-    traffic = simulator.TrafficConfig(seed=22, rate=10, messages=600, invalid_rate=0.01)
-    posting = simulator.PostConfig(url=receiver.url, rate=120, concurrency=8)  # ~20 s
-
-    with ThreadPoolExecutor(1) as pool:
-        simulation = pool.submit(lambda: asyncio.run(simulator.run_async(traffic, posting)))
-        deadline = time.monotonic() + 60
-        while len(read_facts(settings).messages) < 100 and time.monotonic() < deadline:
-            time.sleep(0.2)
-        assert not simulation.done(), "traffic ended before the kill; make it longer"
-        first.process.kill()  # SIGKILL while traffic is still flowing
-        first.process.wait()
-        result = simulation.result()
-    assert first.process.returncode == -signal.SIGKILL
-    second = start_worker(broker.bootstrap)
-    assert_matches_truth(receiver, result)
-    assert second.stop(signal.SIGINT) == 0, second.output()
 
 
 def test_two_workers_in_one_group_give_the_facts_of_one(

@@ -303,6 +303,19 @@ class ApacheKafka:
                 f"formatting Kafka's storage failed ({formatted.returncode}):\n"
                 f"{(formatted.stdout + formatted.stderr).strip()[-3000:]}"
             )
+        self._launch(jars, timeout_s)
+
+    def restart(self, timeout_s: float = 120.0) -> None:
+        """Start again after ``stop(keep_data=True)``: same ports, same topics and offsets."""
+        if self.running:
+            return
+        if not self.port:
+            raise KafkaUnavailable("restart() of a broker that was never started")
+        self._launch(fetch(self.version), timeout_s)
+
+    def _launch(self, jars: list[Path], timeout_s: float) -> None:
+        log_start = self.server_log.stat().st_size if self.server_log.exists() else 0
+        properties = self.workdir / "server.properties"
         with self.console_log.open("ab") as console:
             self._process = subprocess.Popen(
                 self._java(jars, "kafka.Kafka", str(properties)),
@@ -311,17 +324,21 @@ class ApacheKafka:
                 start_new_session=True,  # Ctrl-C on the tests reaches it only through stop()
             )
         try:
-            self._wait_started(timeout_s)
+            self._wait_started(timeout_s, log_start)
             wait_for_port(self.host, self.port, 10)
         except BaseException:
             self.stop()
             raise
 
-    def _wait_started(self, timeout_s: float) -> None:
+    def _wait_started(self, timeout_s: float, log_start: int) -> None:
+        """Until the server log says started after ``log_start`` (a restart appends to it)."""
         deadline = time.monotonic() + timeout_s
         while True:
-            if self.server_log.exists() and STARTED in self.server_log.read_text(errors="replace"):
-                return
+            if self.server_log.exists():
+                with self.server_log.open("rb") as log:
+                    log.seek(log_start)
+                    if STARTED.encode() in log.read():
+                        return
             if self._process is not None and self._process.poll() is not None:
                 raise KafkaUnavailable(
                     f"Apache Kafka exited with {self._process.returncode} at start:\n{self.tail()}"
@@ -341,8 +358,11 @@ class ApacheKafka:
                 parts.append(f"--- {path}\n" + "\n".join(text))
         return "\n".join(parts) or "(no output)"
 
-    def stop(self, timeout_s: float = 30.0) -> None:
-        """SIGTERM (a clean shutdown), then SIGKILL to the PID if it lingers."""
+    def stop(self, timeout_s: float = 30.0, keep_data: bool = False) -> None:
+        """SIGTERM (a clean shutdown), then SIGKILL to the PID if it lingers.
+
+        ``keep_data``: leave the folder for ``restart()`` even when it is a temporary one.
+        """
         process, self._process = self._process, None
         if process is not None and process.poll() is None:
             process.send_signal(signal.SIGTERM)
@@ -351,7 +371,7 @@ class ApacheKafka:
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
-        if self._own_workdir:
+        if self._own_workdir and not keep_data:
             shutil.rmtree(self.workdir, ignore_errors=True)
 
     def __enter__(self) -> ApacheKafka:

@@ -14,6 +14,7 @@ import httpx
 
 # Every process started in this session, so a failed test's report can show their logs.
 STARTED: list[ManagedProcess] = []
+# Lines worth showing first: tracebacks, and errors in Faust's format and in ours (text).
 NOTABLE = ("Traceback", "ERROR", "CRITICAL", "crashed", "Exception")
 
 
@@ -65,7 +66,11 @@ def log_digest(process: ManagedProcess, tail: int = 25, notable: int = 40) -> st
         lines = process.log_path.read_text(errors="replace").splitlines()
     except OSError as exc:
         return f"(log unreadable: {exc})"
-    flagged = [line for line in lines if any(word in line for word in NOTABLE)]
+    flagged = [
+        line
+        for line in lines
+        if any(word in line for word in NOTABLE) or line.startswith(("error", "critical"))
+    ]
     header = f"exit code: {process.process.poll()}; {len(lines)} lines; notable (first {notable}):"
     return "\n".join([header, *flagged[:notable], f"last {tail}:", *lines[-tail:]])
 
