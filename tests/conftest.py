@@ -13,6 +13,7 @@ import pytest
 
 from smsradar.broker import BrokerError, EmbeddedBroker, free_port
 from smsradar.settings import Settings
+from tests.support.accounting import SESSION_LINES
 from tests.support.apache_kafka import KAFKA_VERSION, ApacheKafka, KafkaUnavailable
 from tests.support.brokers import (
     BrokerChoiceError,
@@ -52,6 +53,14 @@ def pytest_runtest_makereport(
             command = " ".join(process.argv[2:])
             report.sections.append((f"{command} (pid {process.pid})", log_digest(process)))
     return report
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """The fault tests' accounting lines, whatever -s or capture says."""
+    if SESSION_LINES:
+        terminalreporter.section("accounting")
+        for line in SESSION_LINES:
+            terminalreporter.write_line(line)
 
 
 def pytest_report_header() -> str:

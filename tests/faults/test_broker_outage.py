@@ -48,7 +48,7 @@ def test_broker_stopped_for_20_s(
     worker = start_worker(kafka.bootstrap)
     sink = start_sink(kafka.bootstrap)
     settings = receiver.settings
-    with traffic(receiver.url, seed=86, messages=700) as running:
+    with traffic(receiver.url, seed=86) as running:
         wait_for(lambda: segments_written(settings), 90, "the first segment")
         time.sleep(2)
         kafka.stop(keep_data=True)

@@ -16,7 +16,13 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import RunningReceiver, WorkerFactory
-from tests.faults.load import segments_written, settle_and_account, traffic, wait_for
+from tests.faults.load import (
+    on_one_broker,
+    segments_written,
+    settle_and_account,
+    traffic,
+    wait_for,
+)
 from tests.support.brokers import BrokerUnderTest
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -65,6 +71,7 @@ def fill(disk: Path) -> Path:
     return filler
 
 
+@on_one_broker
 def test_data_disk_full_then_freed(
     small_data_disk: Path,
     receiver: RunningReceiver,

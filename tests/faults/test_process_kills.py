@@ -1,9 +1,10 @@
 """``kill -9`` of each process under simulator load, then exact accounting through the store.
 
-Every test runs the whole system (receiver, worker, sink) on the broker under test, kills
+Every test runs the whole system (receiver, worker, sink) on a broker under test, kills
 one process mid-stream, restarts it, and ends with ``tests.support.accounting``: every 202
 in ``status_events`` exactly once, every rejection dead-lettered, the store equal to the
-simulation's ground truth.
+simulation's ground truth. Worker and sink (Kafka clients) crash on every broker under
+test; the receiver and the compactor on the first one (``load.on_one_broker``).
 """
 
 from __future__ import annotations
@@ -14,13 +15,21 @@ import time
 import pytest
 
 from tests.conftest import ReceiverFactory, RunningReceiver, WorkerFactory
-from tests.faults.load import segments_dir, segments_written, settle_and_account, traffic, wait_for
+from tests.faults.load import (
+    on_one_broker,
+    segments_dir,
+    segments_written,
+    settle_and_account,
+    traffic,
+    wait_for,
+)
 from tests.support.brokers import BrokerUnderTest
 from tests.support.processes import http_ok
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 
+@on_one_broker
 def test_kill_9_of_the_receiver(
     receiver: RunningReceiver,
     broker: BrokerUnderTest,
@@ -85,6 +94,7 @@ def test_kill_9_of_the_sink_mid_write(
     assert sink.process.returncode == -signal.SIGKILL
 
 
+@on_one_broker
 def test_kill_9_of_the_compactor_mid_merge(
     receiver: RunningReceiver,
     broker: BrokerUnderTest,

@@ -8,6 +8,7 @@ messages, inbound messages and failure-rate windows equal the simulation's groun
 
 from __future__ import annotations
 
+import os
 from collections import Counter
 from dataclasses import dataclass, field
 
@@ -26,6 +27,10 @@ from tests.support.kafka import read_topics
 from tests.support.store import query, store_as_facts, store_windows, wait_for_store
 
 FINAL_STATUSES = frozenset({202, 400, 422})
+
+# Every accounting line of the session by test, printed at the end of the run (conftest.py):
+# the counts are the point of a fault test, passed or not.
+SESSION_LINES: list[str] = []
 
 
 @dataclass
@@ -144,6 +149,10 @@ def assert_exact(books: Accounting) -> None:
         problems.append("duplicate rows in status_events")
     if set(books.by_status) - FINAL_STATUSES:
         problems.append(f"final answers other than 202/400/422: {dict(books.by_status)}")
+    test = os.environ.get("PYTEST_CURRENT_TEST", "").removesuffix(" (call)")
+    SESSION_LINES.append(
+        f"{test}: {books.line()}" + (f"; PROBLEMS: {problems}" if problems else "")
+    )
     assert not problems, f"{books.line()}\nproblems: {problems}"
 
 
