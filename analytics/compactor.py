@@ -93,7 +93,7 @@ class Compactor:
         name = SegmentName.new(tails[0].partition, "merge", tails[0].first, tails[-1].last)
         key = ", ".join(relation.key)
         query = f"""
-            SELECT * FROM read_parquet({_list([s.path for s in tails])})
+            SELECT * FROM {self._read(relation, [s.path for s in tails])}
             QUALIFY row_number() OVER (PARTITION BY {key} ORDER BY _offset DESC) = 1
             ORDER BY {relation.time_column}
         """
@@ -111,14 +111,14 @@ class Compactor:
             if relation.retained and self.policy.retention
             else datetime(1, 1, 1, tzinfo=UTC)
         )
-        base_files = [base.path] if base else [str(self.store.directory(relation) / SCHEMA_FILE)]
+        base_files = [base.path] if base else []
         query = f"""
             WITH tail AS (
-                SELECT * FROM read_parquet({_list([s.path for s in tails])})
+                SELECT * FROM {self._read(relation, [s.path for s in tails])}
                 QUALIFY row_number() OVER (PARTITION BY {key} ORDER BY _offset DESC) = 1
             )
             SELECT * FROM (
-                SELECT * FROM read_parquet({_list(base_files)}) ANTI JOIN tail USING ({key})
+                SELECT * FROM {self._read(relation, base_files)} ANTI JOIN tail USING ({key})
                 UNION ALL BY NAME
                 SELECT * FROM tail
             )
@@ -128,6 +128,12 @@ class Compactor:
         self._copy(relation, name, query)
         log.info("rewrote base", extra={"relation": relation.name, "segments": len(tails) + 1})
         return name
+
+    def _read(self, relation: Relation, paths: list[str]) -> str:
+        """The segments' rows in the relation's current columns: a segment written before a
+        column was added reads it as NULL, and the output has every column."""
+        schema_file = str(self.store.directory(relation) / SCHEMA_FILE)
+        return f"read_parquet({_list([schema_file, *paths])}, union_by_name = true)"
 
     def _copy(self, relation: Relation, name: SegmentName, query: str) -> None:
         """Stream the query's rows into the new segment (DuckDB spills to disk, not memory)."""

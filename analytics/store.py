@@ -9,6 +9,10 @@ DuckDB allows one writing process per database file, and then no other process m
 So nothing here is ever written in place: segments are written under a temporary name and
 renamed, and the catalog only holds views, whose SQL (``sql/segments.sql``) picks the
 current segments by their names at query time and keeps the latest row per key.
+
+Segments are read by column name (``union_by_name``), the schema file first: a column added
+to a relation later reads as NULL in the segments written before it, so a store keeps
+working across an upgrade without rewriting a file.
 """
 
 from __future__ import annotations
@@ -178,10 +182,14 @@ def install_live_views(connection: duckdb.DuckDBPyConnection, store: Store) -> N
         pattern = literal(store.pattern(relation))
 
         def live(kinds: str, pattern: str = pattern) -> str:
+            # The current files as one list value, not `filename IN (SELECT ...)`: DuckDB
+            # 2.0 pushes that semi-join's filter into a union_by_name scan wrongly (a view
+            # whose query has a window function then read no rows at all).
+            files = f"SELECT list(file) FROM segment_files({pattern}, {READER_GATE_MS})"
             return (
-                f"(SELECT * EXCLUDE (filename) FROM read_parquet({pattern}, filename = true) "
-                f"WHERE filename IN (SELECT file FROM segment_files({pattern}, {READER_GATE_MS}) "
-                f"WHERE kind {kinds}))"
+                f"(SELECT * EXCLUDE (filename) FROM "
+                f"read_parquet({pattern}, filename = true, union_by_name = true) "
+                f"WHERE list_contains(({files} WHERE kind {kinds}), filename))"
             )
 
         connection.execute(_relation_view(relation, live("<> 'base'"), live("= 'base'")))
@@ -202,7 +210,7 @@ def install_snapshot_views(connection: duckdb.DuckDBPyConnection, store: Store) 
         def files(paths: list[str], schema_file: str = schema_file) -> str:
             # The schema file (no rows) keeps the list from being empty.
             listed = ", ".join(literal(path) for path in [schema_file, *paths])
-            return f"read_parquet([{listed}])"
+            return f"read_parquet([{listed}], union_by_name = true)"
 
         tails = files([s.path for s in segments if s.kind != "base"])
         bases = files([s.path for s in segments if s.kind == "base"])

@@ -232,6 +232,11 @@ SELECT
         WHEN reached_sent THEN queue_us
         ELSE 0
     END) AS last_event_at,
+    -- Smstools' delivery reports carry the text; as stored by default: no hash, no text
+    CASE WHEN provider = 'smstools' THEN (1 + hash(i, $seed, 'length') % 160)::BIGINT
+    END AS body_length,
+    NULL::VARCHAR AS body_hash,
+    NULL::VARCHAR AS body,
     0::INTEGER AS _partition,
     i::BIGINT AS _offset
 FROM timed
@@ -339,6 +344,8 @@ SELECT
     sent_at,
     reply_to_message_id,
     body_length,
+    NULL::VARCHAR AS body_hash,
+    NULL::VARCHAR AS body,
     0::INTEGER AS _partition,
     (row_number() OVER (ORDER BY received_at, message_id) - 1)::BIGINT AS _offset
 FROM inbound

@@ -42,6 +42,12 @@ class MessageFact(Fact):
     total_latency_s: float | None
     events: int
     last_event_at: datetime
+    # The message's text (from the earliest event that carries it, for example Smstools'
+    # delivery reports): its length, its keyed hash (SMSRADAR_BODY_HASH_KEY) and, only with
+    # SMSRADAR_STORE_MESSAGE_BODIES, the text. Defaults: facts written before they existed.
+    body_length: int | None = None
+    body_hash: str | None = None
+    body: str | None = None
 
 
 class StatusEventFact(Fact):
@@ -76,6 +82,8 @@ class InboundFact(Fact):
     sent_at: datetime | None  # when the sender's phone sent it, where the gateway says
     reply_to_message_id: str | None
     body_length: int | None
+    body_hash: str | None = None  # hex HMAC-SHA256 of the text, with SMSRADAR_BODY_HASH_KEY
+    body: str | None = None  # the text, with SMSRADAR_STORE_MESSAGE_BODIES only
 
 
 class FailureRateFact(Fact):

@@ -115,6 +115,11 @@ class CanonicalEvent(BaseModel):
     reply_to_message_id: str | None = None  # inbound replies: the outbound message answered
     sender_sent_at: AwareDatetime | None = None  # inbound: when the sender's phone sent it
     body_length: int | None = None
+    # The message's text as the adapter read it. The normalize stage replaces it by
+    # ``body_hash`` (keyed, SMSRADAR_BODY_HASH_KEY) and keeps it only with
+    # SMSRADAR_STORE_MESSAGE_BODIES: it never reaches the events topic otherwise.
+    body: str | None = None
+    body_hash: str | None = None
 
     @property
     def message_key(self) -> str:

@@ -133,6 +133,8 @@ class MessageJoiner:
             sent_at=event.sender_sent_at,
             reply_to_message_id=event.reply_to_message_id,
             body_length=event.body_length,
+            body_hash=event.body_hash,
+            body=event.body,
         )
         await self.emit(self.topics.inbound, event.message_key, dump(fact), None)
 

@@ -15,6 +15,7 @@ from smsradar.model import CanonicalEvent
 from smsradar.providers import ADAPTERS
 from smsradar.providers.base import WebhookEnvelope
 from smsradar.settings import Settings
+from streams.bodies import BodyPolicy
 from streams.topics import Emit, Topics, dead_letter
 
 # Earliest event time accepted: anything before is a broken clock or a parse gone wrong.
@@ -31,6 +32,7 @@ class Normalizer:
         self.topics = Topics.of(settings)
         self.emit = emit
         self.max_skew = timedelta(seconds=settings.max_clock_skew_s)
+        self.bodies = BodyPolicy.of(settings)
         self.normalized = 0
         self.dead_lettered = 0
 
@@ -56,7 +58,7 @@ class Normalizer:
         events = adapter.normalize(envelope, self.settings.timezone_for(envelope.provider))
         for event in events:
             self.check(event)
-        return events
+        return [self.bodies.apply(event) for event in events]
 
     def check(self, event: CanonicalEvent) -> None:
         if event.event_time < EARLIEST_EVENT_TIME:

@@ -86,6 +86,40 @@ class EventRecord:
         return (self.event_time, self.event_id)
 
 
+@dataclass(frozen=True)
+class BodyRecord:
+    """A message's text as one of its events carried it, already under the body policy
+    (streams.bodies): its length, its keyed hash, the text only when stored.
+
+    Kept once per message, not per event (the table holds millions of events): the one of
+    the earliest event in event-time order, a choice independent of arrival order.
+    """
+
+    event_id: str
+    event_time: datetime
+    length: int | None
+    hash: str | None
+    text: str | None
+
+    @classmethod
+    def of(cls, event: CanonicalEvent) -> BodyRecord | None:
+        if event.body_length is None and event.body_hash is None and event.body is None:
+            return None
+        return cls(event.event_id, event.event_time, event.body_length, event.body_hash, event.body)
+
+    @property
+    def order(self) -> tuple[datetime, str]:
+        return (self.event_time, self.event_id)
+
+    def to_json(self) -> list[Any]:
+        return [self.event_id, self.event_time.timestamp(), self.length, self.hash, self.text]
+
+    @classmethod
+    def from_json(cls, row: list[Any]) -> BodyRecord:
+        event_id, ts, length, hash_, text = row
+        return cls(event_id, datetime.fromtimestamp(ts, tz=UTC), length, hash_, text)
+
+
 def _precedence(record: EventRecord) -> tuple[int, int, datetime, str]:
     """Which event decides the current status.
 
@@ -111,22 +145,29 @@ class MessageState:
         self.provider = provider
         self.message_id = message_id
         self.events: dict[str, EventRecord] = {}
+        self.body: BodyRecord | None = None
 
     def add(self, event: CanonicalEvent) -> bool:
         """Add an event; False when it was already seen (a gateway retry or a replay)."""
         if event.event_id in self.events:
             return False
         self.events[event.event_id] = EventRecord.of(event)
+        body = BodyRecord.of(event)
+        if body is not None and (self.body is None or body.order < self.body.order):
+            self.body = body
         return True
 
     # -- storage -----------------------------------------------------------------------
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        data = {
             "provider": self.provider,
             "message_id": self.message_id,
             "events": {event_id: r.to_json() for event_id, r in self.events.items()},
         }
+        if self.body is not None:  # most messages' events carry no text
+            data["body"] = self.body.to_json()
+        return data
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> MessageState:
@@ -135,6 +176,9 @@ class MessageState:
             event_id: EventRecord.from_json(event_id, row)
             for event_id, row in data["events"].items()
         }
+        # Absent from entries written before texts were kept, and for most messages.
+        body = data.get("body")
+        state.body = BodyRecord.from_json(body) if body is not None else None
         return state
 
     # -- derived ---------------------------------------------------------------------------
@@ -198,6 +242,9 @@ class MessageState:
             total_latency_s=_seconds_between(created_at, delivered_at),
             events=len(self.events),
             last_event_at=times[-1],
+            body_length=self.body.length if self.body else None,
+            body_hash=self.body.hash if self.body else None,
+            body=self.body.text if self.body else None,
         )
 
 

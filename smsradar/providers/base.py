@@ -24,7 +24,8 @@ if TYPE_CHECKING:
 @dataclass(frozen=True)
 class FieldError:
     loc: str  # dotted path into the body, e.g. "0.message.delivery_code"
-    msg: str
+    msg: str  # may quote the value: answered to the client, never logged
+    type: str = "invalid"  # pydantic's error type, e.g. "int_parsing": never quotes the value
 
 
 class WebhookValidationError(Exception):
@@ -41,6 +42,14 @@ class WebhookValidationError(Exception):
             text += f"; and {len(self.errors) - limit} more errors"
         return text
 
+    def locations(self, limit: int) -> str:
+        """The first ``limit`` errors by field and type only: safe to log, as no value is
+        quoted (a message's text could be)."""
+        text = "; ".join(f"{e.loc} ({e.type})" for e in self.errors[:limit])
+        if len(self.errors) > limit:
+            text += f"; and {len(self.errors) - limit} more errors"
+        return text
+
     @classmethod
     def single(cls, loc: str, msg: str) -> WebhookValidationError:
         return cls([FieldError(loc=loc, msg=msg)])
@@ -50,7 +59,7 @@ class WebhookValidationError(Exception):
         errors = []
         for error in exc.errors(include_url=False):
             loc = ".".join(str(part) for part in (prefix, *error["loc"]) if part != "")
-            errors.append(FieldError(loc=loc or "body", msg=error["msg"]))
+            errors.append(FieldError(loc=loc or "body", msg=error["msg"], type=error["type"]))
         return cls(errors)
 
 

@@ -240,6 +240,7 @@ def _incoming_event(
         sim=_sim(payload.simNumber),
         sender=payload.phoneNumber,
         body_length=len(content) if content is not None else None,
+        body=content,
     )
 
 

@@ -188,6 +188,7 @@ def _incoming_event(envelope: WebhookEnvelope, zone: ZoneInfo) -> CanonicalEvent
         sender=webhook.address,
         sender_sent_at=parse_provider_time(webhook.date_sent, zone),
         body_length=len(webhook.body) if webhook.body is not None else None,
+        body=webhook.body,
     )
 
 

@@ -252,6 +252,7 @@ def _delivery_event(
         sender=message.sender,
         recipient=message.receiver,
         body_length=len(message.content) if message.content is not None else None,
+        body=message.content,
     )
 
 
@@ -296,6 +297,7 @@ def _inbox_event(
         recipient=message.receiver,
         reply_to_message_id=reply.orig_messageid if is_reply and reply else None,
         body_length=len(message.content) if message.content is not None else None,
+        body=message.content,
     )
 
 

@@ -242,6 +242,7 @@ def _status_event(envelope: WebhookEnvelope, webhook: TwilioWebhook) -> Canonica
         sender=webhook.From,
         recipient=webhook.To,
         body_length=len(webhook.Body) if webhook.Body is not None else None,
+        body=webhook.Body,
     )
 
 
@@ -262,6 +263,7 @@ def _incoming_event(envelope: WebhookEnvelope, webhook: TwilioWebhook) -> Canoni
         sender=webhook.From,
         recipient=webhook.To,
         body_length=len(webhook.Body) if webhook.Body is not None else None,
+        body=webhook.Body,
     )
 
 
@@ -331,7 +333,10 @@ def signature_check(settings: Settings) -> SignatureCheck | None:
             expected = signature(auth_token, url, params)
             if hmac.compare_digest(given.encode(), expected.encode()):
                 return
-        raise SignatureRejected(f"X-Twilio-Signature does not match {request.url}")
+        # The URL without its query: ?token= carries the webhook token, and this message is
+        # logged (the URL is named so that a wrong SMSRADAR_RECEIVER_PUBLIC_URL shows).
+        shown = urlsplit(request.url)._replace(query="").geturl()
+        raise SignatureRejected(f"X-Twilio-Signature does not match {shown} (query not shown)")
 
     return check
 
