@@ -36,6 +36,7 @@ from analytics.compactor import CompactionPolicy, Compactor, CompactorThread
 from analytics.relations import RELATIONS, Relation
 from analytics.store import SegmentName, Store
 from smsradar.kafka import client_options, ensure_topics, make_producer
+from smsradar.logs import loggable_reason
 from smsradar.settings import Settings
 
 log = logging.getLogger("smsradar.analytics")
@@ -148,7 +149,9 @@ class Sink:
             # Never dropped silently: kept whole in the dead-letter topic, with the reason.
             self.invalid_records += 1
             reason = f"{type(exc).__name__}: {exc}"[:2000]
-            log.warning("fact dead-lettered", extra={"topic": tp.topic, "reason": reason[:300]})
+            log.warning(
+                "fact dead-lettered", extra={"topic": tp.topic, "reason": loggable_reason(exc)}
+            )
             headers = [("source", b"sink"), ("stage", b"sink"), ("reason", reason.encode())]
             await producer.send_and_wait(
                 self.settings.deadletter_topic, message.value, key=message.key, headers=headers

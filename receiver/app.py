@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import logging
 import uuid
@@ -21,6 +22,7 @@ from starlette.routing import Route
 from receiver.metrics import ReceiverMetrics
 from receiver.openapi import openapi_document
 from receiver.publisher import Publisher, PublishUnavailable, Record
+from receiver.ratelimit import RateLimiter, retry_after_header
 from smsradar.model import message_key
 from smsradar.providers import ADAPTERS
 from smsradar.providers.base import (
@@ -42,18 +44,32 @@ Handler = Callable[[Request], Awaitable[Response]]
 
 
 class Rejection(Exception):
-    """A request answered with an error status; ``reason`` labels the metric and the log."""
+    """A request answered with an error status; ``reason`` labels the metric and the log.
+
+    ``detail`` is answered to the client and may quote what it sent (a field error's
+    message); ``logged`` is what the log gets instead when it does, since the log must
+    never hold a message's text.
+    """
 
     def __init__(
-        self, status: int, reason: str, detail: str, errors: list[dict[str, str]] | None = None
+        self,
+        status: int,
+        reason: str,
+        detail: str,
+        errors: list[dict[str, str]] | None = None,
+        *,
+        logged: str | None = None,
+        headers: dict[str, str] | None = None,
     ) -> None:
         super().__init__(detail)
         self.status = status
         self.reason = reason
         self.detail = detail
         self.errors = errors
+        self.logged = detail if logged is None else logged
+        self.headers = headers
 
-    def response(self, request_id: str, headers: dict[str, str] | None = None) -> JSONResponse:
+    def response(self, request_id: str) -> JSONResponse:
         body: dict[str, Any] = {
             "error": self.reason,
             "detail": self.detail,
@@ -61,7 +77,7 @@ class Rejection(Exception):
         }
         if self.errors is not None:
             body["errors"] = self.errors
-        return JSONResponse(body, status_code=self.status, headers=headers)
+        return JSONResponse(body, status_code=self.status, headers=self.headers)
 
 
 def _media_type(content_type: str) -> str:
@@ -79,6 +95,12 @@ def _is_form(content_type: str) -> bool:
     return _media_type(content_type) == "application/x-www-form-urlencoded"
 
 
+def _bearer_token(authorization: str) -> str:
+    """The token of an ``Authorization: Bearer <token>`` header ("" for any other)."""
+    scheme, _, token = authorization.strip().partition(" ")
+    return token.strip() if scheme.lower() == "bearer" else ""
+
+
 def _decode_form(body: bytes) -> dict[str, str]:
     """Form fields by name (a repeated name keeps its last value); ValueError if malformed."""
     return dict(parse_qsl(body.decode("utf-8"), keep_blank_values=True, strict_parsing=bool(body)))
@@ -94,13 +116,15 @@ class WebhookHandler:
         settings: Settings,
         publisher: Publisher,
         metrics: ReceiverMetrics,
+        limiter: RateLimiter | None = None,
     ) -> None:
         self.adapter = adapter
         self.endpoint = endpoint
         self.settings = settings
         self.publisher = publisher
         self.metrics = metrics
-        token = settings.webhook_token
+        self.limiter = limiter
+        token = settings.webhook_token_for(adapter.name)
         self._token = token.get_secret_value().encode() if token else None
         self._signature_check = endpoint.signature(settings) if endpoint.signature else None
         public_url = settings.receiver_public_url
@@ -110,6 +134,8 @@ class WebhookHandler:
         request_id = uuid.uuid4().hex
         received_at = datetime.now(UTC)
         try:
+            # Before anything else, so a flood (or a token guesser) costs the least.
+            self._limit_rate(request)
             self._authenticate(request)
             body = await self._read_body(request)
             self._verify_signature(request, body, received_at)
@@ -134,12 +160,35 @@ class WebhookHandler:
             status_code=202,
         )
 
+    def _limit_rate(self, request: Request) -> None:
+        if self.limiter is None:
+            return
+        # The peer, or behind SMSRADAR_TRUSTED_PROXIES the address they forwarded for
+        # (uvicorn's proxy headers middleware, receiver/server.py).
+        source = request.client.host if request.client else ""
+        wait_s = self.limiter.acquire(source)
+        if wait_s is not None:
+            raise Rejection(
+                429,
+                "rate_limited",
+                f"over {self.settings.rate_limit_per_s:g} requests/s from this address",
+                headers={"Retry-After": retry_after_header(wait_s)},
+            )
+
     def _authenticate(self, request: Request) -> None:
         if self._token is None:
             return
-        given = request.query_params.get("token", "").encode()
-        if not hmac.compare_digest(given, self._token):
-            raise Rejection(401, "unauthorized", "missing or wrong ?token=")
+        # ?token= (CONTRACT.md) or Authorization: Bearer, for gateways that can set headers;
+        # both compared in full, in constant time, whichever was given.
+        given = [
+            request.query_params.get("token", ""),
+            _bearer_token(request.headers.get("authorization", "")),
+        ]
+        matches = [hmac.compare_digest(token.encode(), self._token) for token in given]
+        if not any(matches):
+            raise Rejection(
+                401, "unauthorized", "missing or wrong token (?token= or Authorization: Bearer)"
+            )
 
     def _verify_signature(self, request: Request, body: bytes, received_at: datetime) -> None:
         if self._signature_check is None:
@@ -170,11 +219,23 @@ class WebhookHandler:
             raise Rejection(413, "too_large", f"body over {limit} bytes")
         chunks: list[bytes] = []
         size = 0
-        async for chunk in request.stream():
-            size += len(chunk)
-            if size > limit:
-                raise Rejection(413, "too_large", f"body over {limit} bytes")
-            chunks.append(chunk)
+        # uvicorn times out idle keep-alive connections only; a client dribbling its body
+        # would hold this task and its connection for as long as it likes.
+        timeout_s = self.settings.request_timeout_s
+        try:
+            async with asyncio.timeout(timeout_s):
+                async for chunk in request.stream():
+                    size += len(chunk)
+                    if size > limit:
+                        raise Rejection(413, "too_large", f"body over {limit} bytes")
+                    chunks.append(chunk)
+        except TimeoutError:
+            raise Rejection(
+                408,
+                "request_timeout",
+                f"body not received within {timeout_s:g} s",
+                headers={"Connection": "close"},
+            ) from None
         return b"".join(chunks)
 
     async def _validate(self, body: bytes, request_id: str, received_at: datetime) -> list[Webhook]:
@@ -184,11 +245,17 @@ class WebhookHandler:
                 _decode_form(body) if self.endpoint.body_format == "form" else orjson.loads(body)
             )
         except orjson.JSONDecodeError as exc:
+            # orjson names the position only, never the text: safe to log.
             rejection = Rejection(400, "malformed_json", f"body is not valid JSON: {exc}")
             await self._dead_letter(body, rejection, request_id, received_at)
             raise rejection from None
-        except ValueError as exc:  # UnicodeDecodeError included
-            rejection = Rejection(400, "malformed_form", f"body is not a valid form: {exc}")
+        except UnicodeDecodeError as exc:
+            rejection = Rejection(400, "malformed_form", f"body is not UTF-8: {exc.reason}")
+            await self._dead_letter(body, rejection, request_id, received_at)
+            raise rejection from None
+        except ValueError:
+            # parse_qsl's message quotes the bad field, which may be a message's text.
+            rejection = Rejection(400, "malformed_form", "body is not a valid form")
             await self._dead_letter(body, rejection, request_id, received_at)
             raise rejection from None
         try:
@@ -199,7 +266,10 @@ class WebhookHandler:
             # request size and the body could not be kept.
             errors = [{"loc": e.loc, "msg": e.msg} for e in exc.errors[:MAX_REPORTED_ERRORS]]
             detail = f"not a valid webhook: {exc.summary(MAX_REPORTED_ERRORS)}"
-            rejection = Rejection(422, "invalid_schema", detail, errors)
+            # A field error's message can quote the value (a message's text): the log gets
+            # each field and the error's type only.
+            logged = f"not a valid webhook: {exc.locations(MAX_REPORTED_ERRORS)}"
+            rejection = Rejection(422, "invalid_schema", detail, errors, logged=logged)
             await self._dead_letter(body, rejection, request_id, received_at)
             raise rejection from None
 
@@ -248,11 +318,15 @@ class WebhookHandler:
             try:
                 await self.publisher.publish(records)
             except PublishUnavailable as exc:
-                raise Rejection(503, "broker_unavailable", str(exc)) from None
+                retry_after = {"Retry-After": str(self.settings.retry_after_s)}
+                raise Rejection(503, "broker_unavailable", str(exc), headers=retry_after) from None
 
     def _reject(self, rejection: Rejection, request_id: str) -> Response:
         self.metrics.rejected.labels(self.adapter.name, rejection.reason).inc()
-        log.warning(
+        # A refused flood is counted, not logged request by request: it would fill the log.
+        level = logging.DEBUG if rejection.status == 429 else logging.WARNING
+        log.log(
+            level,
             "webhook rejected",
             extra={
                 "request_id": request_id,
@@ -260,13 +334,10 @@ class WebhookHandler:
                 "route": self.endpoint.path,
                 "status": rejection.status,
                 "reason": rejection.reason,
-                "detail": rejection.detail[:300],
+                "detail": rejection.logged[:300],
             },
         )
-        headers = None
-        if rejection.status == 503:
-            headers = {"Retry-After": str(self.settings.retry_after_s)}
-        return rejection.response(request_id, headers)
+        return rejection.response(request_id)
 
 
 def create_app(
@@ -276,10 +347,11 @@ def create_app(
 ) -> Starlette:
     """The receiver app. ``lifespan`` starts and stops the publisher when it needs it."""
     metrics = ReceiverMetrics()
+    limiter = RateLimiter.of(settings)  # one for every route: the limit is per source
     routes = [
         Route(
             endpoint.path,
-            WebhookHandler(adapter, endpoint, settings, publisher, metrics).handle,
+            WebhookHandler(adapter, endpoint, settings, publisher, metrics, limiter).handle,
             methods=["POST"],
         )
         for adapter in ADAPTERS.values()
@@ -325,8 +397,18 @@ def kafka_app(settings: Settings) -> Starlette:
 
     @asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
-        if settings.webhook_token is None:
-            log.warning("SMSRADAR_WEBHOOK_TOKEN is not set: webhook routes accept anyone")
+        for adapter in ADAPTERS.values():
+            signed = any(
+                e.signature is not None and e.signature(settings) is not None
+                for e in adapter.endpoints
+            )
+            if settings.webhook_token_for(adapter.name) is None and not signed:
+                log.warning(
+                    "SMSRADAR_WEBHOOK_TOKEN is not set: %s routes accept anyone (set it, or"
+                    " SMSRADAR_%s_WEBHOOK_TOKEN)",
+                    adapter.name,
+                    adapter.name.upper(),
+                )
         for adapter in ADAPTERS.values():
             for endpoint in adapter.endpoints:
                 if endpoint.signature is not None and endpoint.signature(settings) is None:

@@ -9,14 +9,25 @@ from smsradar.settings import Settings
 
 
 def serve(settings: Settings) -> None:
+    proxies = [str(network) for network in settings.trusted_proxies]
     config = uvicorn.Config(
         kafka_app(settings),
         host=settings.receiver_host,
         port=settings.receiver_port,
-        access_log=False,  # one log line per rejection is ours; per-request lines cost throughput
+        # Off for good: one log line per rejection is ours, per-request lines cost
+        # throughput, and a request's URL carries the webhook token (?token=).
+        access_log=False,
         log_config=None,
         lifespan="on",
         timeout_graceful_shutdown=10,
         server_header=False,
+        # X-Forwarded-For/-Proto are believed from SMSRADAR_TRUSTED_PROXIES only (uvicorn
+        # would trust 127.0.0.1 by default): request.client is then the address the proxy
+        # forwarded for, which the rate limit counts by.
+        proxy_headers=bool(proxies),
+        forwarded_allow_ips=proxies,
+        # Idle keep-alive connections close after this (uvicorn's default). uvicorn has no
+        # deadline for a request's body: SMSRADAR_REQUEST_TIMEOUT_S is the app's (408).
+        timeout_keep_alive=5,
     )
     uvicorn.Server(config).run()

@@ -164,6 +164,7 @@ def simulate(
     until Ctrl-C unless --duration or --messages is given.
     """
     from smsradar import simulator
+    from smsradar.providers import ADAPTERS
 
     try:
         parsed_spikes = tuple(simulator.parse_spike(text) for text in spikes)
@@ -179,6 +180,12 @@ def simulate(
         smstools_zone=settings.smstools_timezone,
     ).with_all_gateways()
     token = settings.webhook_token.get_secret_value() if settings.webhook_token else None
+    route_tokens = {
+        endpoint.path: own.get_secret_value()
+        for adapter in ADAPTERS.values()
+        if (own := settings.webhook_token_for(adapter.name)) is not None
+        for endpoint in adapter.endpoints
+    }
     twilio_token, signing_key = settings.twilio_auth_token, settings.smsgate_signing_key
     posting = simulator.PostConfig(
         url=url or f"http://{settings.receiver_host}:{settings.receiver_port}",
@@ -186,6 +193,7 @@ def simulate(
         duration_s=duration,
         concurrency=concurrency,
         token=token,
+        route_tokens=route_tokens,
         # signed as the gateways sign, so a receiver checking signatures accepts it
         twilio_auth_token=twilio_token.get_secret_value() if twilio_token else None,
         smsgate_signing_key=signing_key.get_secret_value() if signing_key else None,

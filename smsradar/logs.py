@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import orjson
+from pydantic import ValidationError
 
 # Attributes every LogRecord has; anything else was passed with ``extra=`` and is logged.
 _RECORD_ATTRS = frozenset(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
@@ -48,3 +49,20 @@ def configure_logging(level: str = "INFO", fmt: str = "json") -> None:
     quiet = max(logging.getLevelName(level), logging.WARNING)
     logging.getLogger("aiokafka").setLevel(quiet)
     logging.getLogger("httpx").setLevel(quiet)  # one line per simulated request otherwise
+
+
+def loggable_reason(exc: Exception, limit: int = 5) -> str:
+    """Why a record was refused, fit for the log.
+
+    A pydantic error's text quotes the input it refused, which may be a message's text:
+    the log gets each field and error type only (the dead-letter record keeps it all).
+    """
+    if isinstance(exc, ValidationError):
+        errors = exc.errors(include_url=False)
+        fields = "; ".join(
+            f"{'.'.join(str(part) for part in e['loc']) or 'record'} ({e['type']})"
+            for e in errors[:limit]
+        )
+        more = f"; and {len(errors) - limit} more" if len(errors) > limit else ""
+        return f"ValidationError: {fields}{more}"
+    return f"{type(exc).__name__}: {exc}"[:300]

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import ipaddress
+import math
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 ENV_PREFIX = "SMSRADAR_"
 
@@ -71,14 +73,58 @@ class Settings(BaseSettings):
     # Receiver.
     receiver_host: str = "127.0.0.1"
     receiver_port: int = Field(default=8080, ge=0, le=65535)
+    # Every webhook route requires it (?token= or Authorization: Bearer) unless the route's
+    # gateway has a token of its own (below), which then replaces it on that gateway's routes.
     webhook_token: SecretStr | None = None
+    # Per gateway: <adapter name>_webhook_token, read by webhook_token_for (a new gateway
+    # needs only its line here).
+    smsgateway24_webhook_token: SecretStr | None = None
+    smstools_webhook_token: SecretStr | None = None
+    twilio_webhook_token: SecretStr | None = None
+    smsgate_webhook_token: SecretStr | None = None
     max_body_bytes: int = Field(default=1024 * 1024, ge=1)
+    # The longest a client may take to send its body (408 after): a client that dribbles a
+    # body holds a connection and a task; gateways send theirs at once.
+    request_timeout_s: float = Field(default=10.0, gt=0)
     publish_timeout_s: float = Field(default=5.0, gt=0)
     retry_after_s: int = Field(default=5, ge=1)
     # The base URL gateways call the receiver at (scheme, host, port, any path prefix), e.g.
     # https://sms.example.com: Twilio signs the URL it called, which behind a proxy or TLS
     # terminator is not the URL the receiver sees. Unset = the URL of the request as received.
     receiver_public_url: str | None = Field(default=None, pattern=r"^https?://[^/?#]+(/[^?#]*)?$")
+    # Per-source rate limit of the webhook routes: a token bucket per client address,
+    # refilled at rate_limit_per_s, holding rate_limit_burst (default: one second's worth).
+    # 0 = off, the default: not every gateway retries a 429, and one gateway's servers can
+    # legitimately post thousands of callbacks a second during a campaign.
+    rate_limit_per_s: float = Field(default=0.0, ge=0)
+    rate_limit_burst: int | None = Field(default=None, ge=1)
+    # Buckets kept at most (least recently used dropped): memory stays bounded whatever
+    # the number of addresses a flood comes from.
+    rate_limit_sources: int = Field(default=10_000, ge=1)
+    # Proxies (addresses or networks, comma-separated) whose X-Forwarded-For and
+    # X-Forwarded-Proto are believed; none by default: anyone could forge them.
+    trusted_proxies: Annotated[
+        tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...], NoDecode
+    ] = ()
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _comma_separated_networks(cls, value: object) -> object:
+        if not isinstance(value, str):
+            return value
+        networks = []
+        for part in (part.strip() for part in value.split(",")):
+            if not part:
+                continue
+            try:
+                networks.append(ipaddress.ip_network(part))
+            except ValueError as exc:
+                # ipaddress's own message alone ("... has host bits set") does not say
+                # what was expected.
+                raise ValueError(
+                    f"{part!r} is not an IP address or network such as 10.0.0.0/8 ({exc})"
+                ) from None
+        return tuple(networks)
 
     # Gateway signatures; each check is on when its secret is set.
     # Twilio: the account's Auth Token (X-Twilio-Signature, HMAC-SHA1).
@@ -89,7 +135,17 @@ class Settings(BaseSettings):
     # request is a replay (sms-gate's documentation suggests 5 minutes).
     smsgate_signature_tolerance_s: int = Field(default=300, ge=1)
 
-    @field_validator("twilio_auth_token", "smsgate_signing_key", mode="before")
+    @field_validator(
+        "webhook_token",
+        "smsgateway24_webhook_token",
+        "smstools_webhook_token",
+        "twilio_webhook_token",
+        "smsgate_webhook_token",
+        "twilio_auth_token",
+        "smsgate_signing_key",
+        "body_hash_key",
+        mode="before",
+    )
     @classmethod
     def _empty_secret_is_unset(cls, value: object) -> object:
         # `VAR=` (as a compose file's ${VAR:-} gives) must not turn on a check whose key
@@ -104,6 +160,13 @@ class Settings(BaseSettings):
     failure_window_lateness_s: int = Field(default=6 * 3600, ge=0)
     # Events stamped further than this after their arrival are dead-lettered (broken clocks).
     max_clock_skew_s: int = Field(default=24 * 3600, ge=0)
+    # Message texts. The analytics keep each text's length and, with a key, its
+    # HMAC-SHA256 (hex): identical texts can be found without being stored. Without a key
+    # no hash is kept: an unkeyed hash of a short text (a login code) is reversed by trying
+    # every candidate. The worker computes it, so every worker needs the same key.
+    body_hash_key: SecretStr | None = None
+    # Keep the texts themselves in the messages and inbound_messages relations.
+    store_message_bodies: bool = False
 
     # Alerting. A TOML file of rules and notifiers (README: Alerting); unset = defaults.
     alert_rules: Path | None = None
@@ -159,6 +222,16 @@ class Settings(BaseSettings):
         if self.kafka_idempotence is None:
             return not self.embedded_broker
         return self.kafka_idempotence
+
+    def webhook_token_for(self, provider: str) -> SecretStr | None:
+        """The token ``provider``'s routes require: its own if set, else the global one."""
+        own: SecretStr | None = getattr(self, f"{provider}_webhook_token", None)
+        return own if own is not None else self.webhook_token
+
+    @property
+    def rate_limit_capacity(self) -> int:
+        """Requests a source may send at once after being idle (the bucket's size)."""
+        return self.rate_limit_burst or max(1, math.ceil(self.rate_limit_per_s))
 
     def timezone_for(self, provider: str) -> ZoneInfo:
         """The zone naive timestamps of ``provider`` are read in (UTC if it has no setting)."""

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import orjson
 from pydantic import BaseModel
 
+from smsradar.logs import loggable_reason
 from smsradar.settings import Settings
 
 log = logging.getLogger("smsradar.streams")
@@ -53,6 +54,6 @@ def dump(model: BaseModel) -> bytes:
 async def dead_letter(emit: Emit, topics: Topics, stage: str, raw: bytes, exc: Exception) -> None:
     """Send a record a stage cannot use to the dead-letter topic, with the reason."""
     reason = f"{type(exc).__name__}: {exc}"[:2000]
-    log.warning("event dead-lettered", extra={"stage": stage, "reason": reason[:300]})
+    log.warning("event dead-lettered", extra={"stage": stage, "reason": loggable_reason(exc)})
     headers = {"source": b"streams", "stage": stage.encode(), "reason": reason.encode()}
     await emit(topics.deadletter, stage, raw, headers)

@@ -39,6 +39,7 @@ def serve(host: str, port: int) -> None:
         lifespan="on",
         timeout_graceful_shutdown=10,
         server_header=False,
+        proxy_headers=False,  # as the receiver without SMSRADAR_TRUSTED_PROXIES
     )
     uvicorn.Server(config).run()
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from urllib.parse import urlencode
@@ -20,6 +20,7 @@ import orjson
 from smsradar.providers import smsgate, twilio
 from smsradar.simulator.traffic import Webhook
 
+# As gateways retry: a rate-limited (429) or unavailable (503) receiver is asked again later.
 RETRIED_STATUSES = frozenset({429, 500, 502, 503, 504})
 
 
@@ -56,7 +57,9 @@ class PostConfig:
     rate: float = 20.0  # requests per second
     duration_s: float | None = None
     concurrency: int = 16
-    token: str | None = None
+    token: str | None = None  # ?token= on every route (SMSRADAR_WEBHOOK_TOKEN)
+    # A route's own token instead (SMSRADAR_<PROVIDER>_WEBHOOK_TOKEN), by route path.
+    route_tokens: Mapping[str, str] = field(default_factory=dict)
     max_attempts: int = 8
     max_backoff_s: float = 2.0
     # Secrets to sign with, as the receiver's SMSRADAR_TWILIO_AUTH_TOKEN and
@@ -73,7 +76,6 @@ async def post_all(
     progress: Callable[[str], None] | None = None,
 ) -> PostReport:
     report = PostReport()
-    params = {"token": config.token} if config.token else None
     limits = httpx.Limits(max_connections=config.concurrency)
     semaphore = asyncio.Semaphore(config.concurrency)
     started = time.monotonic()
@@ -90,9 +92,7 @@ async def post_all(
                 if webhook.retry_of is not None and webhook.retry_of in answered:
                     await answered[webhook.retry_of].wait()
                     answered.pop(webhook.retry_of, None)
-                report.outcomes.append(
-                    await _post_with_retries(client, webhook, params, config, report)
-                )
+                report.outcomes.append(await _post_with_retries(client, webhook, config, report))
             finally:
                 if webhook.retried and webhook.sequence in answered:
                     answered[webhook.sequence].set()
@@ -126,10 +126,11 @@ async def post_all(
 async def _post_with_retries(
     client: httpx.AsyncClient,
     webhook: Webhook,
-    params: dict[str, str] | None,
     config: PostConfig,
     report: PostReport,
 ) -> PostOutcome:
+    token = config.route_tokens.get(webhook.route, config.token)
+    params = {"token": token} if token else None
     if isinstance(webhook.body, bytes):
         content = webhook.body
     elif webhook.body_format == "form":

@@ -298,6 +298,20 @@ FORBIDDEN_TOO = {
     "query()": "FROM query('COPY (SELECT 1) TO ''{store}/q.csv''')",
     "explain analyze outside": "EXPLAIN ANALYZE COPY (SELECT 1) TO '{outside}/explained.csv'",
     "select then drop": "SELECT count(*) FROM messages; DROP VIEW messages",
+    "file name as table outside": "SELECT * FROM '{outside}/outside.csv'",
+    "read_blob outside": "SELECT content FROM read_blob('{outside}/outside.csv')",
+    "read_json outside": "SELECT * FROM read_json('{outside}/outside.csv')",
+    "outside among store files": (
+        "SELECT * FROM read_parquet(['{store}/segments/messages/0-schema.parquet',"
+        " '{outside}/outside.parquet'], union_by_name = true)"
+    ),
+    "parquet_metadata outside": "SELECT * FROM parquet_metadata('{outside}/outside.parquet')",
+    "sniff_csv outside": "SELECT * FROM sniff_csv('{outside}/outside.csv')",
+    "export database": "EXPORT DATABASE '{outside}/exported'",
+    "load by path": "LOAD '{outside}/evil.duckdb_extension'",
+    "set external access in a select": (
+        "SELECT * FROM query('SET enable_external_access = true') "
+    ),
     "unknown table": "SELECT * FROM no_such_relation",
 }
 
