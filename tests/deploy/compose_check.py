@@ -10,6 +10,7 @@ each; an empty list means the file matches the code.
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Mapping
 from pathlib import Path
@@ -144,6 +145,20 @@ def _created_topics(service: Mapping[str, Any]) -> dict[str, tuple[int, str]]:
     return created
 
 
+def container_settings(environment: Mapping[str, str]) -> Settings:
+    """The settings a container with ``environment`` gets: read from its variables as the
+    process reads them (an empty ``${X:-}`` is an empty value, not an absent one)."""
+    saved = dict(os.environ)
+    try:
+        for name in [n for n in os.environ if n.startswith(ENV_PREFIX)]:
+            del os.environ[name]
+        os.environ.update({k: v for k, v in environment.items() if k.startswith(ENV_PREFIX)})
+        return Settings(_env_file=None)  # type: ignore[call-arg]
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
 def problems(document: Mapping[str, Any]) -> list[str]:
     """What in ``document`` (a loaded compose file) disagrees with the code."""
     found: list[str] = []
@@ -158,11 +173,8 @@ def problems(document: Mapping[str, Any]) -> list[str]:
                 found.append(f"{name}: {variable} is not a setting (smsradar/settings.py)")
         if not is_smsradar(service):
             continue
-        values = {
-            known[key]: value for key, value in environment.items() if key in known and value != ""
-        }
         try:
-            settings = Settings(_env_file=None, **values)  # type: ignore[call-arg]
+            settings = container_settings(environment)
         except ValidationError as exc:
             found.append(f"{name}: invalid settings: {exc.errors()[0]['msg']} {exc.errors()[0]}")
             continue

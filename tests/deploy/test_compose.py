@@ -84,6 +84,9 @@ def test_the_webhook_token_is_required() -> None:
         ("sink", "SMSRADAR_RETENTION_DAYS", "-1", "invalid settings"),
         ("worker", "SMSRADAR_TABLE_STORE", "redis://", "invalid settings"),
         ("receiver", "SMSRADAR_KAFKA_BOOTSTRAP", "broker:9092", "is no service"),
+        # what `${SMSRADAR_RECEIVER_PUBLIC_URL:-}` gives when unset: empty, not absent
+        ("receiver", "SMSRADAR_RECEIVER_PUBLIC_URL", "", "invalid settings"),
+        ("receiver", "SMSRADAR_RATE_LIMIT_BURST", "", "invalid settings"),
     ],
 )
 def test_a_drifted_variable_is_found(
