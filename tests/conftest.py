@@ -33,6 +33,11 @@ try:
 except BrokerChoiceError as exc:
     raise pytest.UsageError(str(exc)) from None
 
+# For integration tests whose subject does not depend on the broker (HTTP parsing, the
+# store's readers, our own processes' crashes): the first broker under test only (the
+# embedded one when both run), which keeps CI within its time budget.
+ON_FIRST_BROKER = pytest.mark.parametrize("broker", BROKERS[:1], indirect=True)
+
 
 _FIRST_PROCESS = pytest.StashKey[int]()
 

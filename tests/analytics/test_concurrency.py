@@ -12,7 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from smsradar import simulator
-from tests.conftest import RunningReceiver, WorkerFactory
+from tests.conftest import ON_FIRST_BROKER, RunningReceiver, WorkerFactory
 from tests.support.brokers import BrokerUnderTest
 from tests.support.facts import actual_messages, expected_messages
 from tests.support.store import store_as_facts, wait_for_store
@@ -22,6 +22,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 READ_SECONDS = 60
 
 
+@ON_FIRST_BROKER
 def test_three_readers_never_fail_shrink_or_see_duplicates(
     receiver: RunningReceiver,
     broker: BrokerUnderTest,

@@ -9,17 +9,9 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 
-import pytest
-
 from smsradar import simulator
 from smsradar.settings import Settings
-from tests.conftest import BROKERS
 from tests.support.accounting import Accounting, account, assert_exact
-
-# For faults of our own processes that do not depend on the broker's behaviour: the first
-# broker under test only (the embedded one when both are), to keep CI under its budget.
-# Crashes of Kafka clients (worker, sink) run on every broker.
-on_one_broker = pytest.mark.parametrize("broker", BROKERS[:1], indirect=True)
 
 # Gateways retry for hours; the simulator retries long enough to ride out any fault here
 # (a 20 s broker outage answers 503 for 20 s plus the publish timeout).

@@ -4,7 +4,7 @@ Every test runs the whole system (receiver, worker, sink) on a broker under test
 one process mid-stream, restarts it, and ends with ``tests.support.accounting``: every 202
 in ``status_events`` exactly once, every rejection dead-lettered, the store equal to the
 simulation's ground truth. Worker and sink (Kafka clients) crash on every broker under
-test; the receiver and the compactor on the first one (``load.on_one_broker``).
+test; the receiver and the compactor on the first one (``ON_FIRST_BROKER``).
 """
 
 from __future__ import annotations
@@ -14,9 +14,8 @@ import time
 
 import pytest
 
-from tests.conftest import ReceiverFactory, RunningReceiver, WorkerFactory
+from tests.conftest import ON_FIRST_BROKER, ReceiverFactory, RunningReceiver, WorkerFactory
 from tests.faults.load import (
-    on_one_broker,
     segments_dir,
     segments_written,
     settle_and_account,
@@ -29,7 +28,7 @@ from tests.support.processes import http_ok
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 
-@on_one_broker
+@ON_FIRST_BROKER
 def test_kill_9_of_the_receiver(
     receiver: RunningReceiver,
     broker: BrokerUnderTest,
@@ -94,7 +93,7 @@ def test_kill_9_of_the_sink_mid_write(
     assert sink.process.returncode == -signal.SIGKILL
 
 
-@on_one_broker
+@ON_FIRST_BROKER
 def test_kill_9_of_the_compactor_mid_merge(
     receiver: RunningReceiver,
     broker: BrokerUnderTest,

@@ -35,7 +35,7 @@ from schemathesis.specs.openapi.checks import (
     unsupported_method,
 )
 
-from tests.conftest import RunningReceiver
+from tests.conftest import ON_FIRST_BROKER, RunningReceiver
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -76,6 +76,7 @@ def operation_inputs(operation: APIOperation) -> int:
     return len(list(operation.iter_parameters())) + len(operation.body)
 
 
+@ON_FIRST_BROKER
 def test_generated_requests_get_documented_answers(receiver: RunningReceiver) -> None:
     # from_dict, not from_url: from_url leaves out the operation serving the document.
     document = httpx.get(receiver.route("/openapi.json"), timeout=10).raise_for_status().json()

@@ -24,7 +24,7 @@ import pytest
 from smsradar import simulator
 from smsradar.facts import AlertFact
 from streams.alerting.rules import default_rules
-from tests.conftest import BROKERS, RunningReceiver, WorkerFactory
+from tests.conftest import ON_FIRST_BROKER, RunningReceiver, WorkerFactory
 from tests.support.brokers import BrokerUnderTest
 from tests.support.kafka import read_topics
 from tests.support.notification_target import NotificationTarget
@@ -32,9 +32,8 @@ from tests.support.processes import smsradar_argv
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(1500)]
 
-# Minutes of CPU per run: on the first broker under test only (the embedded one when both
-# run); the worker's crash and scale behaviour on Apache Kafka is tests/streams/test_pipeline.py's.
-ONE_BROKER = pytest.mark.parametrize("broker", BROKERS[:1], indirect=True)
+# Minutes of CPU per run: on the first broker under test only; the worker's crash and scale
+# behaviour on Apache Kafka is tests/faults' and tests/streams/test_pipeline.py's.
 
 SPIKE_FROM_S, SPIKE_TO_S = 120 * 60, 128 * 60  # after two hours of normal traffic
 # 4 webhooks per simulated second (one message): 140 minutes of event time, and each
@@ -53,7 +52,7 @@ def wait_for(check: object, timeout_s: float, what: str) -> None:
         time.sleep(0.2)
 
 
-@ONE_BROKER
+@ON_FIRST_BROKER
 def test_spike_fires_one_alert_notified_once_across_a_worker_kill(
     receiver: RunningReceiver,
     broker: BrokerUnderTest,
