@@ -115,11 +115,20 @@ class MessageJoiner:
         key = f"inbound|{event.message_key}"
         stored = self.table.get(key)
         record = EventRecord.of(event)
+        # A duplicate keeps the first arrival's times: where the gateway sends no time
+        # (Twilio), a retried webhook's event time is its own, later, arrival.
+        received_at = event.event_time
         if stored is None:
-            self.table[key] = {"received_at": event.received_at.timestamp()}
+            self.table[key] = {
+                "received_at": event.received_at.timestamp(),
+                "event_time": event.event_time.timestamp(),
+            }
         else:
             first_arrival = datetime.fromtimestamp(stored["received_at"], tz=UTC)
             record = dataclasses.replace(record, received_at=first_arrival)
+            if "event_time" in stored:  # absent from entries written before it was kept
+                received_at = datetime.fromtimestamp(stored["event_time"], tz=UTC)
+                record = dataclasses.replace(record, event_time=received_at)
         await self._emit_status_event(event, record)
         fact = InboundFact(
             event_id=event.event_id,
@@ -129,7 +138,7 @@ class MessageJoiner:
             recipient=self.phone(event.recipient).number,
             device_id=event.device_id,
             sim=event.sim,
-            received_at=event.event_time,
+            received_at=received_at,
             sent_at=event.sender_sent_at,
             reply_to_message_id=event.reply_to_message_id,
             body_length=event.body_length,
