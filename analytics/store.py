@@ -104,7 +104,12 @@ class Store:
             directory.mkdir(parents=True, exist_ok=True)
             schema_file = directory / SCHEMA_FILE
             if not schema_file.exists() or pq.read_schema(schema_file) != relation.schema:
-                write_atomically(schema_file, _empty_table_writer(relation))
+                try:
+                    write_atomically(schema_file, _empty_table_writer(relation))
+                except FileNotFoundError:
+                    # A sink starting meanwhile removed our temporary file as a crash's
+                    # leftover (remove_temporaries); it writes the schema file itself.
+                    write_atomically(schema_file, _empty_table_writer(relation))
         if not self.catalog_path.exists():
             self.write_catalog()
 
