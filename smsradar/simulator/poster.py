@@ -40,6 +40,8 @@ class PostOutcome:
 class PostReport:
     outcomes: list[PostOutcome] = field(default_factory=list)
     retries: int = 0
+    # What each retry answered: the status ("503"), or the connection error's name.
+    retry_causes: Counter[str] = field(default_factory=Counter)
     elapsed_s: float = 0.0
 
     @property
@@ -153,10 +155,12 @@ async def _post_with_retries(
         _sign(request, webhook, content, config)
         try:
             response = await client.send(request)
-        except httpx.TransportError:
+        except httpx.TransportError as exc:
             status = 0
+            cause = type(exc).__name__
         else:
             status = response.status_code
+            cause = str(status)
             if status not in RETRIED_STATUSES:
                 accepted = _accepted(response) if status == 202 else {}
                 return PostOutcome(
@@ -174,6 +178,7 @@ async def _post_with_retries(
                 delay = min(config.max_backoff_s, float(retry_after))
         if attempt < config.max_attempts:
             report.retries += 1
+            report.retry_causes[cause] += 1
             await asyncio.sleep(delay)
     return PostOutcome(
         webhook.route,

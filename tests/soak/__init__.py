@@ -1,0 +1,1 @@
+"""The soak: the whole system at a fixed rate for 30 minutes (``make soak``)."""
