@@ -12,6 +12,7 @@ from pathlib import Path
 from smsradar import simulator
 from smsradar.settings import Settings
 from tests.support.accounting import Accounting, account, assert_exact
+from tests.support.processes import ManagedProcess
 
 # Gateways retry for hours; the simulator retries long enough to ride out any fault here
 # (a 20 s broker outage answers 503 for 20 s plus the publish timeout).
@@ -34,6 +35,20 @@ def wait_for(check: Callable[[], bool], timeout_s: float, what: str) -> None:
     while not check():
         assert time.monotonic() < deadline, f"{what}: not within {timeout_s:.0f} s"
         time.sleep(0.05)
+
+
+def kill_mid_stream(
+    process: ManagedProcess,
+    settings: Settings,
+    running: Future[simulator.SimulationResult],
+    into_stream_s: float = 2.0,
+) -> None:
+    """SIGKILL ``process`` once the pipeline flows end to end, while traffic still runs."""
+    wait_for(lambda: segments_written(settings), 60, "the first segment")
+    time.sleep(into_stream_s)
+    assert not running.done(), "traffic ended before the kill; make it longer"
+    process.process.kill()
+    process.process.wait()
 
 
 def segments_written(settings: Settings) -> bool:

@@ -16,8 +16,8 @@ import pytest
 
 from tests.conftest import ON_FIRST_BROKER, ReceiverFactory, RunningReceiver, WorkerFactory
 from tests.faults.load import (
+    kill_mid_stream,
     segments_dir,
-    segments_written,
     settle_and_account,
     traffic,
     wait_for,
@@ -40,11 +40,8 @@ def test_kill_9_of_the_receiver(
     start_sink(broker.bootstrap)
     settings = receiver.settings
     with traffic(receiver.url, seed=81) as running:
-        wait_for(lambda: segments_written(settings), 60, "the first segment")
-        time.sleep(2)
-        assert not running.done(), "traffic ended before the kill; make it longer"
-        receiver.process.process.kill()  # mid-request: some are published but never answered
-        receiver.process.process.wait()
+        # mid-request: some are published but never answered
+        kill_mid_stream(receiver.process, settings, running)
         time.sleep(1)  # the gateways' retries find the port closed
         again = start_receiver(broker.bootstrap, port=settings.receiver_port)
         wait_for(lambda: http_ok(again.route("/readyz")), 30, "restarted receiver ready")
@@ -63,11 +60,7 @@ def test_kill_9_of_the_worker(
     start_sink(broker.bootstrap)
     settings = receiver.settings
     with traffic(receiver.url, seed=82) as running:
-        wait_for(lambda: segments_written(settings), 60, "the first segment")
-        time.sleep(2)
-        assert not running.done(), "traffic ended before the kill; make it longer"
-        worker.process.kill()
-        worker.process.wait()
+        kill_mid_stream(worker, settings, running)
         start_worker(broker.bootstrap)
         settle_and_account(settings, running)
     assert worker.process.returncode == -signal.SIGKILL
@@ -83,11 +76,7 @@ def test_kill_9_of_the_sink_mid_write(
     sink = start_sink(broker.bootstrap, SMSRADAR_SINK_FLUSH_INTERVAL_S="0.1")
     settings = receiver.settings
     with traffic(receiver.url, seed=83) as running:
-        wait_for(lambda: segments_written(settings), 60, "the first segment")
-        time.sleep(3)  # well into the stream of writes
-        assert not running.done(), "traffic ended before the kill; make it longer"
-        sink.process.kill()
-        sink.process.wait()
+        kill_mid_stream(sink, settings, running, into_stream_s=3)  # well into the writes
         start_sink(broker.bootstrap)
         settle_and_account(settings, running)
     assert sink.process.returncode == -signal.SIGKILL
