@@ -11,9 +11,15 @@ worker, holding
 One table, because Faust writes every change made while processing an event to the
 changelog partition of that event, in order; a crash therefore keeps a *prefix* of an
 event's writes. The message state is written first and records the window changes the
-event causes, and every window records the last change applied to it, so an event
-replayed after a crash finishes exactly the writes that were lost: no count is lost or
-doubled (two tables would keep an arbitrary subset).
+event causes, numbered, and every window records the number of the last change applied
+to it, so an event replayed after a crash finishes exactly the writes that were lost: no
+count is lost or doubled (two tables would keep an arbitrary subset).
+
+Whether an event was applied is read from the message state (its event ids), never from
+offsets: Faust does not always hand a partition's records over in offset order (around
+a rebalance a prefetched later record can come first, and the earlier ones after it), so
+"at or below the last applied offset" would mistake an unseen event for a replay and
+lose it. Change numbers only have to grow in the order changes are written to a window.
 
 Every processed event re-emits the current facts it touches, even when it changed
 nothing (a duplicate): a worker that crashed after its table write but before its fact
@@ -52,13 +58,14 @@ REPLAY_MARGIN_S = 3600
 class StoredMessage:
     """A message's table entry: its state, and what makes re-applying an event a no-op.
 
-    ``applied_offset`` is the events-topic offset of the last event that changed the state
-    and ``pending`` the window changes that event causes (written before them); ``windows``
+    ``pending`` are the window changes caused by ``applied_event``, the last event that
+    changed the state, numbered ``applied_sequence`` (written before them); ``windows``
     every window contribution the message was ever counted or uncounted in.
     """
 
     state: MessageState
-    applied_offset: int = -1
+    applied_event: str | None = None
+    applied_sequence: int = -1
     pending: list[windows.Change] = field(default_factory=list)
     windows: list[windows.Contribution] = field(default_factory=list)
 
@@ -68,7 +75,9 @@ class StoredMessage:
             return cls(MessageState(event.provider, event.message_id))
         return cls(
             MessageState.from_json(data),
-            data["applied_offset"],
+            # absent from entries written when offsets numbered the changes
+            data.get("applied_event"),
+            data.get("applied_sequence", data.get("applied_offset", -1)),
             windows.changes_from_json(data["pending"]),
             [windows.Contribution.from_json(row) for row in data["windows"]],
         )
@@ -76,7 +85,8 @@ class StoredMessage:
     def to_json(self) -> dict[str, Any]:
         return {
             **self.state.to_json(),
-            "applied_offset": self.applied_offset,
+            "applied_event": self.applied_event,
+            "applied_sequence": self.applied_sequence,
             "pending": windows.changes_to_json(self.pending),
             "windows": [contribution.to_json() for contribution in self.windows],
         }
@@ -93,6 +103,10 @@ class MessageJoiner:
         self.lateness_s = settings.failure_window_lateness_s
         self.processed = 0
         self.late_outcomes = 0
+        # Highest events-topic offset joined, per partition: an unseen event below it was
+        # read out of offset order (logged, as evidence of the case the join must survive).
+        self.highest_offset: dict[int, int] = {}
+        self.read_out_of_order = 0
 
     async def handle(self, raw: bytes, partition: int, offset: int) -> None:
         """Join one canonical event record; never raises for bad data."""
@@ -151,34 +165,62 @@ class MessageJoiner:
         key = event.message_key
         stored = StoredMessage.from_json(self.table.get(key), event)
         state = stored.state
-        if stored.applied_offset >= offset:
-            # A replay after a crash: the state already has this event (and maybe later
-            # ones). Finish the window writes of the event if it was the last applied, and
-            # re-send the facts of every window the message ever touched, as the lost
-            # original fact writes may have been any of them.
-            pending = stored.pending if stored.applied_offset == offset else []
+        if event.event_id in state.events:
+            # Seen before: a gateway's retry, or a replay after a crash or a rebalance.
+            # Finish the window writes of the event if it was the last applied (a crash
+            # may have cut them), and re-send the facts of every window the message ever
+            # touched, as the lost original fact writes may have been any of them.
+            pending = stored.pending if stored.applied_event == event.event_id else []
             moved = pending + [(c, 0) for c in stored.windows if all(c != p for p, _ in pending)]
+            sequence = stored.applied_sequence
         else:
+            self._note_order(partition, offset)
             before = self._contribution(state) if state.events else None
-            added = state.add(event)
+            state.add(event)
             moved = windows.changes(before, self._contribution(state))
-            if added:
-                stored.applied_offset, stored.pending = offset, moved
-                stored.windows += [c for c, sign in moved if sign and c not in stored.windows]
-                self.table[key] = stored.to_json()
+            sequence = self._next_sequence(moved, partition, offset)
+            stored.applied_event, stored.applied_sequence = event.event_id, sequence
+            stored.pending = moved
+            stored.windows += [c for c, sign in moved if sign and c not in stored.windows]
+            self.table[key] = stored.to_json()
         await self._emit_status_event(event, state.events[event.event_id])
         await self.emit(self.topics.messages, key, dump(state.fact(self.phone)), None)
-        await self._update_windows(moved, partition, offset)
+        await self._update_windows(moved, partition, sequence)
+
+    def _note_order(self, partition: int, offset: int) -> None:
+        highest = self.highest_offset.get(partition, -1)
+        if offset < highest:
+            self.read_out_of_order += 1
+            log.info(
+                "new event read after a later one of its partition (out of offset order)",
+                extra={"partition": partition, "offset": offset, "highest": highest},
+            )
+        self.highest_offset[partition] = max(highest, offset)
+
+    def _next_sequence(self, moved: list[windows.Change], partition: int, offset: int) -> int:
+        """A number for the changes of a new event, above every change applied to their
+        windows: the event's offset, unless an event read out of offset order already
+        numbered a change there higher."""
+        applied = [
+            windows.WindowRecord.from_json(self.table.get(self._window_key(change, partition)))
+            for change, sign in moved
+            if sign
+        ]
+        return max([offset, *(record.applied[0] + 1 for record in applied)])
 
     def _contribution(self, state: MessageState) -> windows.Contribution | None:
         return windows.contribution(state.fact(self.phone), state.outcome(), self.window_s)
 
+    @staticmethod
+    def _window_key(change: windows.Contribution, partition: int) -> str:
+        return f"window|{partition}|{int(change.window_start.timestamp())}"
+
     async def _update_windows(
-        self, moved: list[windows.Change], partition: int, offset: int
+        self, moved: list[windows.Change], partition: int, sequence: int
     ) -> None:
         for index, (change, sign) in enumerate(moved):
             epoch = int(change.window_start.timestamp())
-            window_key = f"window|{partition}|{epoch}"
+            window_key = self._window_key(change, partition)
             stored = self.table.get(window_key)
             if sign and not self._window_open(epoch, partition):
                 self.late_outcomes += 1
@@ -190,11 +232,11 @@ class MessageJoiner:
             if stored is None and not sign:
                 continue  # nothing counted there (a late outcome), or long expired
             record = windows.WindowRecord.from_json(stored)
-            if sign and record.applied < (offset, index):
+            if sign and record.applied < (sequence, index):
                 if stored is None:
                     self._register_window(partition, epoch)
                 windows.apply(record.counts, change, sign)
-                record.applied = (offset, index)
+                record.applied = (sequence, index)
                 self.table[window_key] = record.to_json()
             facts = windows.facts_for(
                 record.counts,

@@ -71,9 +71,9 @@ def changes_from_json(rows: list[Any]) -> list[Change]:
 class WindowRecord:
     """A partition's window as stored: counts, and the last change applied to them.
 
-    ``applied`` is (source offset, change index within that event). A partition's events
-    are applied in offset order, so a change at or below it is already in the counts:
-    this is what makes re-applying an event after a crash a no-op.
+    ``applied`` is (change number, change index within that event). Numbers grow in the
+    order changes are written to a window (streams.join), so a change at or below it is
+    already in the counts: this is what makes re-applying an event after a crash a no-op.
     """
 
     counts: WindowEntry = field(default_factory=dict)

@@ -20,7 +20,7 @@ OUTCOMES = [
 RECIPIENTS = ["+32470123456", "+31612345678", "+4915123456789", None]
 
 
-def _event(
+def outbound_event(
     message_id: str,
     status: Status,
     at: datetime,
@@ -63,12 +63,12 @@ def lifecycles(draw: st.DrawFn) -> list[CanonicalEvent]:
         )
         for status in steps:
             at += timedelta(seconds=draw(st.integers(0, 90)))
-            events.append(_event(message_id, status, at, None, extra))
+            events.append(outbound_event(message_id, status, at, None, extra))
         for _ in range(draw(st.integers(0, 2))):  # zero, one or two (corrected) outcomes
             status, category = draw(st.sampled_from(OUTCOMES))
             at += timedelta(seconds=draw(st.integers(0, 120)))
-            events.append(_event(message_id, status, at, category, extra))
+            events.append(outbound_event(message_id, status, at, category, extra))
         if draw(st.booleans()):
             at += timedelta(seconds=draw(st.integers(0, 60)))
-            events.append(_event(message_id, Status.READ, at, None, extra))
+            events.append(outbound_event(message_id, Status.READ, at, None, extra))
     return sorted(events, key=lambda e: (e.event_time, e.event_id))

@@ -62,15 +62,9 @@ def test_two_workers_in_one_group_give_the_facts_of_one(
     receiver: RunningReceiver,
     broker: BrokerUnderTest,
     start_worker: WorkerFactory,
-    request: pytest.FixtureRequest,
 ) -> None:
-    if broker.kind == "kafka":
-        # A known bug, cause not yet found: on Apache Kafka, as the second worker joins, an
-        # event of a moved partition can be missing from the joined state (2 of 4 full runs
-        # on 2026-12-02, both on a loaded machine: a message with 4 of its 5 events, a
-        # Smstools failure lost). Marked, not hidden: it runs and its report shows the loss.
-        reason = "known: an event can be lost when a second worker joins on Apache Kafka"
-        request.applymarker(pytest.mark.xfail(strict=False, reason=reason))
+    # As the second worker joins, Faust can read a moved partition's records out of offset
+    # order (tests/streams/test_out_of_order_reads.py): no event may be lost to it.
     workers = [start_worker(broker.bootstrap), start_worker(broker.bootstrap)]
     result = simulate(receiver, seed=23, messages=400)
     assert_matches_truth(receiver, result)
