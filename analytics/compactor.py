@@ -48,13 +48,21 @@ class CompactionPolicy:
     rebase_share: float = 0.125
     rebase_min_rows: int = 100_000
     retention: timedelta | None = timedelta(days=30)
+    # A rewrite sorts and de-duplicates a whole partition: with DuckDB's default limit (80 %
+    # of RAM) the sink's memory would grow with the store; past this it spills to disk.
+    memory_mib: int = 256
 
 
 class Compactor:
     def __init__(self, store: Store, policy: CompactionPolicy) -> None:
         self.store = store
         self.policy = policy
-        self.connection = duckdb.connect()
+        self.connection = duckdb.connect(
+            config={
+                "memory_limit": f"{policy.memory_mib}MiB",
+                "temp_directory": str(store.root / ".compactor-spill"),
+            }
+        )
         self.swept_at = -float("inf")
         install_macros(self.connection)
 

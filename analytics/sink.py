@@ -244,7 +244,11 @@ class _ResumeAfterSegments(ConsumerRebalanceListener):  # type: ignore[misc]
 
 def compaction_policy(settings: Settings) -> CompactionPolicy:
     retention = timedelta(days=settings.retention_days) if settings.retention_days else None
-    return CompactionPolicy(rebase_min_rows=settings.compact_rebase_min_rows, retention=retention)
+    return CompactionPolicy(
+        rebase_min_rows=settings.compact_rebase_min_rows,
+        retention=retention,
+        memory_mib=settings.compact_memory_mib,
+    )
 
 
 @contextmanager

@@ -155,6 +155,10 @@ class Settings(BaseSettings):
     # Stream processing.
     app_id: str = Field(default="smsradar", pattern=r"^[A-Za-z0-9._-]+$")
     table_store: str = Field(default="memory://", pattern=r"^(memory|rocksdb)://")
+    # RocksDB memory, per table per partition (3 tables x topic_partitions databases): the
+    # write buffer is kept twice (one filling, one flushing), the block cache caches reads.
+    rocksdb_write_buffer_mib: int = Field(default=2, ge=1)
+    rocksdb_block_cache_mib: int = Field(default=4, ge=1)
     failure_window_s: int = Field(default=60, ge=1)
     # Outcomes may arrive this late (event time, behind the newest window) and still count.
     failure_window_lateness_s: int = Field(default=6 * 3600, ge=0)
@@ -182,6 +186,8 @@ class Settings(BaseSettings):
     # A partition's base segment is rewritten once its newer segments hold this many rows
     # (or an eighth of the base, if more): rewriting the big file is the costly step.
     compact_rebase_min_rows: int = Field(default=100_000, ge=1)
+    # The compactor's DuckDB memory; a rewrite needing more spills to the store's disk.
+    compact_memory_mib: int = Field(default=256, ge=64)
     # status_events and inbound_messages older than this are dropped when segments are
     # merged; messages, failure_rates and alerts are kept. 0 keeps everything.
     retention_days: int = Field(default=30, ge=0)

@@ -281,6 +281,17 @@ def test_merges_then_rebases_keep_the_latest_row_of_every_key(store: Store) -> N
         assert tails == 2 * (6 + 3 + 1)
 
 
+def test_the_compactor_is_held_to_its_memory_limit_and_spills_into_the_store(
+    store: Store,
+) -> None:
+    compactor = Compactor(store, CompactionPolicy(memory_mib=64))
+    limit, spill = compactor.connection.execute(
+        "SELECT current_setting('memory_limit'), current_setting('temp_directory')"
+    ).fetchone() or (None, None)
+    assert limit == "64.0 MiB"
+    assert Path(spill) == store.root / ".compactor-spill"
+
+
 # -- crash safety ------------------------------------------------------------------------
 
 
