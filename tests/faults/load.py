@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
@@ -12,7 +12,7 @@ from pathlib import Path
 from smsradar import simulator
 from smsradar.settings import Settings
 from tests.support.accounting import Accounting, account, assert_exact
-from tests.support.processes import ManagedProcess
+from tests.support.processes import ManagedProcess, wait_for
 
 # Gateways retry for hours; the simulator retries long enough to ride out any fault here
 # (a 20 s broker outage answers 503 for 20 s plus the publish timeout).
@@ -28,13 +28,6 @@ def traffic(
     posting = simulator.PostConfig(url=url, rate=100, concurrency=8, **RETRIES)
     with ThreadPoolExecutor(1) as pool:
         yield pool.submit(lambda: asyncio.run(simulator.run_async(config, posting)))
-
-
-def wait_for(check: Callable[[], bool], timeout_s: float, what: str) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not check():
-        assert time.monotonic() < deadline, f"{what}: not within {timeout_s:.0f} s"
-        time.sleep(0.05)
 
 
 def kill_mid_stream(

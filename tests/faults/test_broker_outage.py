@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import BROKERS, ReceiverFactory, WorkerFactory
-from tests.faults.load import segments_written, settle_and_account, traffic, wait_for
+from tests.faults.load import segments_written, settle_and_account, traffic
 from tests.support.apache_kafka import ApacheKafka, KafkaUnavailable
-from tests.support.processes import http_ok
+from tests.support.processes import http_ok, wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

@@ -20,9 +20,9 @@ from tests.faults.load import (
     segments_written,
     settle_and_account,
     traffic,
-    wait_for,
 )
 from tests.support.brokers import BrokerUnderTest
+from tests.support.processes import wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

@@ -20,10 +20,9 @@ from tests.faults.load import (
     segments_dir,
     settle_and_account,
     traffic,
-    wait_for,
 )
 from tests.support.brokers import BrokerUnderTest
-from tests.support.processes import http_ok
+from tests.support.processes import http_ok, wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

@@ -28,7 +28,7 @@ from tests.conftest import ON_FIRST_BROKER, RunningReceiver, WorkerFactory
 from tests.support.brokers import BrokerUnderTest
 from tests.support.kafka import read_topics
 from tests.support.notification_target import NotificationTarget
-from tests.support.processes import smsradar_argv
+from tests.support.processes import smsradar_argv, wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(1500)]
 
@@ -42,14 +42,6 @@ SPIKE_FROM_S, SPIKE_TO_S = 120 * 60, 128 * 60  # after two hours of normal traff
 RATE = 4
 MESSAGES = int(140 * 60 * RATE / 4)
 DEVICE_RULE = next(rule for rule in default_rules() if rule.dimension == "device")
-
-
-def wait_for(check: object, timeout_s: float, what: str) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not check():  # type: ignore[operator]
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what}: not after {timeout_s} s")
-        time.sleep(0.2)
 
 
 @ON_FIRST_BROKER

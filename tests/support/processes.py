@@ -79,6 +79,14 @@ def smsradar_argv(*args: str) -> list[str]:
     return [sys.executable, "-m", "smsradar", *args]
 
 
+def wait_for(check: Callable[[], object], timeout_s: float, what: str) -> None:
+    """Poll ``check`` until it is true; fail naming ``what`` after ``timeout_s``."""
+    deadline = time.monotonic() + timeout_s
+    while not check():
+        assert time.monotonic() < deadline, f"{what}: not within {timeout_s:.0f} s"
+        time.sleep(0.1)
+
+
 def http_ok(url: str) -> bool:
     try:
         return httpx.get(url, timeout=1.0).status_code == 200
