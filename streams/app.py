@@ -14,7 +14,7 @@ import logging
 from typing import Any
 
 import faust
-from faust.types import TP, ConsumerT
+from faust.types import ConsumerT
 
 from smsradar.kafka import max_record_bytes
 from smsradar.providers import ADAPTERS
@@ -22,8 +22,8 @@ from smsradar.settings import Settings
 from streams.alerting.notifiers import Notifications
 from streams.alerting.rules import load_alert_config
 from streams.alerting.stage import AlertEvaluator
+from streams.consumer import SeekSafeConsumer
 from streams.join import MessageJoiner
-from streams.log_end import log_ends
 from streams.normalize import Normalizer
 from streams.topics import Emit, Topics
 
@@ -43,19 +43,20 @@ def broker_urls(settings: Settings) -> list[str]:
 
 
 class _App(faust.App):
-    """Faust's app, recovering tables to the changelog's true end (``streams.log_end``)."""
+    """Faust's app with the worker's consumer (``streams.consumer``)."""
 
     smsradar_settings: Settings
 
     def _new_consumer(self) -> ConsumerT:
-        consumer = super()._new_consumer()
-        reported_ends = consumer.highwaters
-        settings = self.smsradar_settings
-
-        async def highwaters(*partitions: TP) -> dict[TP, int]:
-            return await log_ends(settings, await reported_ends(*partitions))
-
-        consumer.highwaters = highwaters  # type: ignore[method-assign]
+        consumer = SeekSafeConsumer(
+            self.transport,
+            callback=self.topics.on_message,
+            on_partitions_revoked=self._on_partitions_revoked,
+            on_partitions_assigned=self._on_partitions_assigned,
+            beacon=self.beacon,
+            loop=self.loop,
+        )
+        consumer.smsradar_settings = self.smsradar_settings
         return consumer
 
 
