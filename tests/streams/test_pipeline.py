@@ -12,13 +12,21 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
+import orjson
 import pytest
 
 from smsradar import simulator
 from smsradar.simulator import SimulationResult
 from tests.conftest import RunningReceiver, WorkerFactory
 from tests.support.brokers import BrokerUnderTest
-from tests.support.facts import Facts, describe_difference, read_facts, wait_for_facts
+from tests.support.facts import (
+    Facts,
+    actual_messages,
+    describe_difference,
+    expected_messages,
+    read_facts,
+    wait_for_facts,
+)
 from tests.support.kafka import read_topics
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -62,24 +70,50 @@ def test_two_workers_in_one_group_give_the_facts_of_one(
     receiver: RunningReceiver,
     broker: BrokerUnderTest,
     start_worker: WorkerFactory,
-    request: pytest.FixtureRequest,
 ) -> None:
-    if broker.kind == "kafka":
-        # A known bug, cause not yet found: on Apache Kafka, as the second worker joins, an
-        # event of a moved partition can be missing from the joined state (a message with 4
-        # of its 5 events; 3 of 5 full runs by 2026-12-02, a quiet machine too). Never alone:
-        # 10 runs of this test alone and 6 under CPU load all passed. Not Faust's out-of-order
-        # reads (streams.join survives those now; the failing run's logs hold no error).
-        # Marked, not hidden: it runs, and an unexpected pass shows in the summary.
-        reason = "known: an event can be lost when a second worker joins on Apache Kafka"
-        request.applymarker(pytest.mark.xfail(strict=False, reason=reason))
     workers = [start_worker(broker.bootstrap), start_worker(broker.bootstrap)]
     result = simulate(receiver, seed=23, messages=400)
-    assert_matches_truth(receiver, result)
+    try:
+        assert_matches_truth(receiver, result)
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}\n{trace_lost_events(receiver, broker, result)}") from None
     for worker in workers:
         assert worker.stop(signal.SIGINT) == 0, worker.output()
     # both did work: each wrote facts from its own partitions
     assert all("Assigned" in w.output() or "assigned" in w.output() for w in workers)
+
+
+def trace_lost_events(
+    receiver: RunningReceiver, broker: BrokerUnderTest, result: SimulationResult
+) -> str:
+    """Where the events of the messages that came out wrong were lost: for each, its event
+    count in the truth, its events on the events topic (normalize's output, with partition
+    and offset) and in the status_events facts (the join's output)."""
+    want = expected_messages(result.messages)
+    facts = read_facts(receiver.settings)
+    got = actual_messages(facts)
+    wrong = [key for key in want if got.get(key) != want[key]][:5]
+    events = read_topics(broker.bootstrap, [receiver.settings.events_topic])
+    lines = ["where the events of the wrong messages are:"]
+    for key in wrong:
+        truth = next(m for m in result.messages if f"{m.provider}:{m.message_id}" == key)
+        on_topic = sorted(
+            {
+                (r.partition, r.offset, orjson.loads(r.value)["status"])
+                for r in events
+                if r.key == key.encode()
+            }
+        )
+        joined = sorted(
+            e["status"]
+            for e in facts.status_events.values()
+            if f"{e['provider']}:{e['message_id']}" == key
+        )
+        lines.append(
+            f"  {key}: truth {truth.events} events, ending {truth.status.value}; events topic"
+            f" {on_topic}; status_events {joined}"
+        )
+    return "\n".join(lines)
 
 
 def test_rocksdb_store_recovers_state_after_restart(
