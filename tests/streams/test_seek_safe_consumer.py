@@ -45,13 +45,14 @@ class Scenario:
     committed: int | None = COMMITTED
     seek_at: tuple[str, int] | None = None  # ("handed", offset) or ("fetched", first offset)
     log: list[str] = field(default_factory=list)
+    seeks: list[asyncio.Task[None]] = field(default_factory=list)  # kept from the GC
 
     def handed_after_seek(self) -> list[int]:
         seek = self.log.index("seek")
         return [int(e.split()[1]) for e in self.log[seek:] if e.startswith("handed")]
 
     async def _seek_in_its_own_task(self) -> None:
-        asyncio.get_running_loop().create_task(self.consumer.perform_seek())
+        self.seeks.append(asyncio.get_running_loop().create_task(self.consumer.perform_seek()))
         await asyncio.sleep(0.01)  # the seek has started and waits if it must
 
     async def run(self) -> None:
