@@ -7,6 +7,10 @@ import uvicorn
 from receiver.app import kafka_app
 from smsradar.settings import Settings
 
+# Idle keep-alive connections close after this many seconds (uvicorn's default). A client
+# must give up idle connections sooner, or it can send on one the receiver is closing.
+KEEP_ALIVE_S = 5
+
 
 def serve(settings: Settings) -> None:
     proxies = [str(network) for network in settings.trusted_proxies]
@@ -26,8 +30,8 @@ def serve(settings: Settings) -> None:
         # forwarded for, which the rate limit counts by.
         proxy_headers=bool(proxies),
         forwarded_allow_ips=proxies,
-        # Idle keep-alive connections close after this (uvicorn's default). uvicorn has no
-        # deadline for a request's body: SMSRADAR_REQUEST_TIMEOUT_S is the app's (408).
-        timeout_keep_alive=5,
+        # uvicorn has no deadline for a request's body: SMSRADAR_REQUEST_TIMEOUT_S is the
+        # app's (408).
+        timeout_keep_alive=KEEP_ALIVE_S,
     )
     uvicorn.Server(config).run()

@@ -22,6 +22,10 @@ from smsradar.simulator.traffic import Webhook
 
 # As gateways retry: a rate-limited (429) or unavailable (503) receiver is asked again later.
 RETRIED_STATUSES = frozenset({429, 500, 502, 503, 504})
+# Idle connections are dropped well before the receiver closes them (5 s): at httpx's
+# default, also 5 s, a post can go out on a connection being closed and fail with
+# ReadError (1 of 90,397 requests in the 30-minute soak of 2026-12-03).
+KEEPALIVE_EXPIRY_S = 2.0
 
 
 @dataclass(frozen=True)
@@ -78,7 +82,7 @@ async def post_all(
     progress: Callable[[str], None] | None = None,
 ) -> PostReport:
     report = PostReport()
-    limits = httpx.Limits(max_connections=config.concurrency)
+    limits = httpx.Limits(max_connections=config.concurrency, keepalive_expiry=KEEPALIVE_EXPIRY_S)
     semaphore = asyncio.Semaphore(config.concurrency)
     started = time.monotonic()
     deadline = started + config.duration_s if config.duration_s else None

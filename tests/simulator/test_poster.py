@@ -40,3 +40,29 @@ def test_retry_causes_name_each_retried_answer(monkeypatch: pytest.MonkeyPatch) 
     assert [o.attempts for o in report.outcomes] == [3, 1]
     assert report.retries == 2
     assert report.retry_causes == {"503": 1, "RemoteProtocolError": 1}
+
+
+def test_idle_connections_are_dropped_before_the_receiver_closes_them(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # At equal idle limits a post can go out on a connection the receiver is closing.
+    from receiver.server import KEEP_ALIVE_S
+
+    limits: list[httpx.Limits] = []
+    real_client = httpx.AsyncClient
+
+    def accept(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(202, json={"request_id": "r1"})
+
+    def client(**kwargs: Any) -> httpx.AsyncClient:
+        limits.append(kwargs["limits"])
+        return real_client(transport=httpx.MockTransport(accept), **kwargs)
+
+    monkeypatch.setattr(httpx, "AsyncClient", client)
+    webhooks = [Webhook(0.0, 0, "/webhooks/smsgateway24/status", {"sms_id": 0})]
+    config = PostConfig(url="http://receiver.test", rate=1000, concurrency=1, max_backoff_s=0)
+    asyncio.run(post_all(iter(webhooks), config))
+
+    (used,) = limits
+    assert used.keepalive_expiry is not None
+    assert used.keepalive_expiry <= KEEP_ALIVE_S / 2
