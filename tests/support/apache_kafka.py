@@ -149,8 +149,16 @@ def fetch(version: str = KAFKA_VERSION, cache: Path = CACHE) -> list[Path]:
 
 
 def cluster_id() -> str:
-    """A random KRaft cluster id (Kafka's Uuid: 16 bytes, URL-safe base64, no padding)."""
-    return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+    """A random KRaft cluster id (Kafka's Uuid: 16 bytes, URL-safe base64, no padding).
+
+    Never one starting with "-": kafka-storage would read it as an option and refuse to
+    format (1 start in 64; it failed every Kafka test of a run on 2026-12-03). Kafka's own
+    Uuid.randomUuid skips those too.
+    """
+    while True:
+        candidate = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        if not candidate.startswith("-"):
+            return candidate
 
 
 LOG4J2 = """\
