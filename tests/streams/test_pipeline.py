@@ -90,13 +90,14 @@ def trace_lost_events(
     count in the truth, its events on the events topic (normalize's output, with partition
     and offset) and in the status_events facts (the join's output)."""
     want = expected_messages(result.messages)
+    truths = {f"{m.provider}:{m.message_id}": m for m in result.messages}
     facts = read_facts(receiver.settings)
     got = actual_messages(facts)
     wrong = [key for key in want if got.get(key) != want[key]][:5]
     events = read_topics(broker.bootstrap, [receiver.settings.events_topic])
     lines = ["where the events of the wrong messages are:"]
     for key in wrong:
-        truth = next(m for m in result.messages if f"{m.provider}:{m.message_id}" == key)
+        truth = truths[key]
         on_topic = sorted(
             {
                 (r.partition, r.offset, orjson.loads(r.value)["status"])
