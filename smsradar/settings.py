@@ -171,6 +171,10 @@ class Settings(BaseSettings):
     body_hash_key: SecretStr | None = None
     # Keep the texts themselves in the messages and inbound_messages relations.
     store_message_bodies: bool = False
+    # A stream stage takes up to this many records at once, waiting at most this long for
+    # them: bigger batches coalesce more table and fact writes; the wait adds to freshness.
+    stream_batch_max: int = Field(default=2000, ge=1)
+    stream_batch_wait_s: float = Field(default=0.05, gt=0)
 
     # Alerting. A TOML file of rules and notifiers (README: Alerting); unset = defaults.
     alert_rules: Path | None = None

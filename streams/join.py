@@ -25,26 +25,35 @@ Every processed event re-emits the current facts it touches, even when it change
 nothing (a duplicate): a worker that crashed after its table write but before its fact
 writes were flushed re-emits them when the events are replayed. Facts are keyed, so
 downstream keeps one row per key.
+
+Events are joined in batches (``apply_batch``): a batch's table writes are coalesced to
+the last value per key and its facts to the last value per fact key (``streams.batch``).
+Writes reach the changelog per partition in this order: message states, expired windows
+dropped, the watermark, window records. A message's ``pending`` holds the window changes
+of *all* its events in the batch, each tagged with its event id, so whichever prefix of
+the batch's writes survives a crash, replaying the batch's events (from the committed
+offset, in any new batching) finishes exactly the window writes that were lost.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import MutableMapping
+from collections.abc import Callable, MutableMapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import ValidationError
 
-from smsradar.facts import InboundFact, StatusEventFact
+from smsradar.facts import InboundFact, MessageFact, StatusEventFact
 from smsradar.model import CanonicalEvent, Direction
 from smsradar.settings import Settings
 from streams import windows
+from streams.batch import FactBuffer, WriteBehind
 from streams.phones import PhoneNumbers
 from streams.state import EventRecord, MessageState
-from streams.topics import Emit, Topics, dead_letter, dump
+from streams.topics import Emit, Topics, dead_letter
 
 log = logging.getLogger("smsradar.streams")
 
@@ -54,19 +63,63 @@ log = logging.getLogger("smsradar.streams")
 REPLAY_MARGIN_S = 3600
 
 
+@dataclass(frozen=True)
+class PendingChange:
+    """A window change an event caused, as its message remembers it until the window has it.
+
+    ``sequence`` numbers the event's changes (``index`` is the change's place among them):
+    the window records the highest (sequence, index) applied to it.
+    """
+
+    event_id: str
+    sequence: int
+    index: int
+    change: windows.Contribution
+    sign: int
+
+    def to_json(self) -> list[Any]:
+        return [self.event_id, self.sequence, self.index, self.change.to_json(), self.sign]
+
+    @classmethod
+    def from_json(cls, row: list[Any]) -> PendingChange:
+        event_id, sequence, index, change, sign = row
+        return cls(event_id, sequence, index, windows.Contribution.from_json(change), sign)
+
+
+def _write_rank(key: str, deleted: bool) -> int:
+    """Changelog order of a batch's writes within a partition (see the module docstring)."""
+    if key.startswith("window|"):
+        return 1 if deleted else 3
+    if key.startswith("watermark|"):
+        return 2
+    return 0
+
+
+def _stay(partition: int) -> None:
+    """Table writes need no partition context (a plain dict in tests)."""
+
+
+@dataclass
+class _Batch:
+    table: WriteBehind
+    facts: FactBuffer = field(default_factory=FactBuffer)
+    # messages whose state this batch wrote, and the pending changes of replayed events
+    # re-applied before the first such write (the write must keep them pending)
+    written: set[str] = field(default_factory=set)
+    carried: dict[str, list[PendingChange]] = field(default_factory=dict)
+
+
 @dataclass
 class StoredMessage:
     """A message's table entry: its state, and what makes re-applying an event a no-op.
 
-    ``pending`` are the window changes caused by ``applied_event``, the last event that
-    changed the state, numbered ``applied_sequence`` (written before them); ``windows``
-    every window contribution the message was ever counted or uncounted in.
+    ``pending`` are the window changes of the events of the last batch that changed the
+    state (written before the windows); ``windows`` every window contribution the message
+    was ever counted or uncounted in.
     """
 
     state: MessageState
-    applied_event: str | None = None
-    applied_sequence: int = -1
-    pending: list[windows.Change] = field(default_factory=list)
+    pending: list[PendingChange] = field(default_factory=list)
     windows: list[windows.Contribution] = field(default_factory=list)
 
     @classmethod
@@ -75,21 +128,30 @@ class StoredMessage:
             return cls(MessageState(event.provider, event.message_id))
         return cls(
             MessageState.from_json(data),
-            # absent from entries written when offsets numbered the changes
-            data.get("applied_event"),
-            data.get("applied_sequence", data.get("applied_offset", -1)),
-            windows.changes_from_json(data["pending"]),
+            _pending_from_json(data),
             [windows.Contribution.from_json(row) for row in data["windows"]],
         )
 
     def to_json(self) -> dict[str, Any]:
         return {
             **self.state.to_json(),
-            "applied_event": self.applied_event,
-            "applied_sequence": self.applied_sequence,
-            "pending": windows.changes_to_json(self.pending),
+            "pending": [change.to_json() for change in self.pending],
             "windows": [contribution.to_json() for contribution in self.windows],
         }
+
+
+def _pending_from_json(data: dict[str, Any]) -> list[PendingChange]:
+    rows: list[Any] = data["pending"]
+    if rows and len(rows[0]) == 2:
+        # [change, sign] rows, written by the unbatched join: all of one event's changes,
+        # that event and its number kept beside them (before that, its offset numbered them)
+        event_id = data.get("applied_event") or ""
+        sequence = data.get("applied_sequence", data.get("applied_offset", -1))
+        return [
+            PendingChange(event_id, sequence, index, change, sign)
+            for index, (change, sign) in enumerate(windows.changes_from_json(rows))
+        ]
+    return [PendingChange.from_json(row) for row in rows]
 
 
 class MessageJoiner:
@@ -108,32 +170,59 @@ class MessageJoiner:
         self.highest_offset: dict[int, int] = {}
         self.read_out_of_order = 0
 
+    async def handle_batch(
+        self,
+        records: Sequence[tuple[bytes, int, int]],
+        enter_partition: Callable[[int], None] = _stay,
+    ) -> None:
+        """Join canonical event records (value, partition, offset); never raises for bad data.
+
+        ``enter_partition(p)`` is called before the table reads and writes of an event of
+        partition ``p``: the worker points Faust's table at that partition there (its
+        changelog partition and, with RocksDB, the partition's database).
+        """
+        events = []
+        for raw, partition, offset in records:
+            try:
+                events.append((CanonicalEvent.model_validate_json(raw), partition, offset))
+            except ValidationError as exc:
+                await dead_letter(self.emit, self.topics, "join", raw, exc)
+        await self.apply_batch(events, enter_partition)
+        self.processed += len(events)
+
     async def handle(self, raw: bytes, partition: int, offset: int) -> None:
         """Join one canonical event record; never raises for bad data."""
-        try:
-            event = CanonicalEvent.model_validate_json(raw)
-        except ValidationError as exc:
-            await dead_letter(self.emit, self.topics, "join", raw, exc)
-            return
-        await self.apply(event, partition, offset)
-        self.processed += 1
+        await self.handle_batch([(raw, partition, offset)])
 
     async def apply(self, event: CanonicalEvent, partition: int, offset: int) -> None:
         """Apply the event read at ``offset`` of ``partition`` of the events topic."""
-        if event.direction is Direction.INBOUND:
-            await self._apply_inbound(event)
-        else:
-            await self._apply_outbound(event, partition, offset)
+        await self.apply_batch([(event, partition, offset)])
 
-    async def _apply_inbound(self, event: CanonicalEvent) -> None:
+    async def apply_batch(
+        self,
+        events: Sequence[tuple[CanonicalEvent, int, int]],
+        enter_partition: Callable[[int], None] = _stay,
+    ) -> None:
+        """Apply events (event, partition, offset) in the order read."""
+        batch = _Batch(WriteBehind(self.table, enter_partition))
+        for event, partition, offset in events:
+            batch.table.enter(partition)
+            if event.direction is Direction.INBOUND:
+                self._apply_inbound(batch, event)
+            else:
+                self._apply_outbound(batch, event, partition, offset)
+        batch.table.flush(_write_rank)
+        await batch.facts.emit_to(self.emit)
+
+    def _apply_inbound(self, batch: _Batch, event: CanonicalEvent) -> None:
         key = f"inbound|{event.message_key}"
-        stored = self.table.get(key)
+        stored = batch.table.get(key)
         record = EventRecord.of(event)
         # A duplicate keeps the first arrival's times: where the gateway sends no time
         # (Twilio), a retried webhook's event time is its own, later, arrival.
         received_at = event.event_time
         if stored is None:
-            self.table[key] = {
+            batch.table[key] = {
                 "received_at": event.received_at.timestamp(),
                 "event_time": event.event_time.timestamp(),
             }
@@ -143,7 +232,7 @@ class MessageJoiner:
             if "event_time" in stored:  # absent from entries written before it was kept
                 received_at = datetime.fromtimestamp(stored["event_time"], tz=UTC)
                 record = dataclasses.replace(record, event_time=received_at)
-        await self._emit_status_event(event, record)
+        self._emit_status_event(batch, event, record)
         fact = InboundFact(
             event_id=event.event_id,
             provider=event.provider,
@@ -159,33 +248,48 @@ class MessageJoiner:
             body_hash=event.body_hash,
             body=event.body,
         )
-        await self.emit(self.topics.inbound, event.message_key, dump(fact), None)
+        batch.facts.put(self.topics.inbound, event.message_key, fact)
 
-    async def _apply_outbound(self, event: CanonicalEvent, partition: int, offset: int) -> None:
+    def _apply_outbound(
+        self, batch: _Batch, event: CanonicalEvent, partition: int, offset: int
+    ) -> None:
         key = event.message_key
-        stored = StoredMessage.from_json(self.table.get(key), event)
+        stored = StoredMessage.from_json(batch.table.get(key), event)
         state = stored.state
         if event.event_id in state.events:
             # Seen before: a gateway's retry, or a replay after a crash or a rebalance.
-            # Finish the window writes of the event if it was the last applied (a crash
-            # may have cut them), and re-send the facts of every window the message ever
-            # touched, as the lost original fact writes may have been any of them.
-            pending = stored.pending if stored.applied_event == event.event_id else []
-            moved = pending + [(c, 0) for c in stored.windows if all(c != p for p, _ in pending)]
-            sequence = stored.applied_sequence
+            # Finish the window writes of the event if its batch was the last to change the
+            # message (a crash may have cut them), and re-send the facts of every window the
+            # message ever touched, as the lost original fact writes may have been any of them.
+            replayed = [p for p in stored.pending if p.event_id == event.event_id]
+            if key not in batch.written:
+                batch.carried.setdefault(key, []).extend(replayed)
+            fact = state.fact(self.phone)
+            self._update_windows(batch, replayed, partition)
+            replayed_changes = {p.change for p in replayed}
+            self._emit_window_facts(
+                batch, [c for c in stored.windows if c not in replayed_changes], partition
+            )
         else:
             self._note_order(partition, offset)
             before = self._contribution(state) if state.events else None
             state.add(event)
-            moved = windows.changes(before, self._contribution(state))
-            sequence = self._next_sequence(moved, partition, offset)
-            stored.applied_event, stored.applied_sequence = event.event_id, sequence
-            stored.pending = moved
+            fact = state.fact(self.phone)
+            moved = windows.changes(before, self._contribution_of(fact, state))
+            sequence = self._next_sequence(batch.table, moved, partition, offset)
+            changes = [
+                PendingChange(event.event_id, sequence, index, change, sign)
+                for index, (change, sign) in enumerate(moved)
+            ]
+            if key not in batch.written:
+                batch.written.add(key)
+                stored.pending = batch.carried.pop(key, [])
+            stored.pending += changes
             stored.windows += [c for c, sign in moved if sign and c not in stored.windows]
-            self.table[key] = stored.to_json()
-        await self._emit_status_event(event, state.events[event.event_id])
-        await self.emit(self.topics.messages, key, dump(state.fact(self.phone)), None)
-        await self._update_windows(moved, partition, sequence)
+            batch.table[key] = stored.to_json()
+            self._update_windows(batch, changes, partition)
+        self._emit_status_event(batch, event, state.events[event.event_id])
+        batch.facts.put(self.topics.messages, key, fact)
 
     def _note_order(self, partition: int, offset: int) -> None:
         highest = self.highest_offset.get(partition, -1)
@@ -197,32 +301,44 @@ class MessageJoiner:
             )
         self.highest_offset[partition] = max(highest, offset)
 
-    def _next_sequence(self, moved: list[windows.Change], partition: int, offset: int) -> int:
+    def _next_sequence(
+        self,
+        table: MutableMapping[str, Any],
+        moved: list[windows.Change],
+        partition: int,
+        offset: int,
+    ) -> int:
         """A number for the changes of a new event, above every change applied to their
         windows: the event's offset, unless an event read out of offset order already
         numbered a change there higher."""
         applied = [
-            windows.WindowRecord.from_json(self.table.get(self._window_key(change, partition)))
+            windows.WindowRecord.from_json(table.get(self._window_key(change, partition)))
             for change, sign in moved
             if sign
         ]
         return max([offset, *(record.applied[0] + 1 for record in applied)])
 
     def _contribution(self, state: MessageState) -> windows.Contribution | None:
-        return windows.contribution(state.fact(self.phone), state.outcome(), self.window_s)
+        return self._contribution_of(state.fact(self.phone), state)
+
+    def _contribution_of(
+        self, fact: MessageFact, state: MessageState
+    ) -> windows.Contribution | None:
+        return windows.contribution(fact, state.outcome(), self.window_s)
 
     @staticmethod
     def _window_key(change: windows.Contribution, partition: int) -> str:
         return f"window|{partition}|{int(change.window_start.timestamp())}"
 
-    async def _update_windows(
-        self, moved: list[windows.Change], partition: int, sequence: int
-    ) -> None:
-        for index, (change, sign) in enumerate(moved):
+    def _update_windows(self, batch: _Batch, changes: list[PendingChange], partition: int) -> None:
+        """Apply the changes their windows do not have yet, and emit those windows' facts."""
+        table = batch.table
+        for pending in changes:
+            change, sign = pending.change, pending.sign
             epoch = int(change.window_start.timestamp())
             window_key = self._window_key(change, partition)
-            stored = self.table.get(window_key)
-            if sign and not self._window_open(epoch, partition):
+            stored = table.get(window_key)
+            if sign and not self._window_open(table, epoch, partition):
                 self.late_outcomes += 1
                 log.warning(
                     "outcome later than the window lateness; not counted in failure rates",
@@ -232,23 +348,39 @@ class MessageJoiner:
             if stored is None and not sign:
                 continue  # nothing counted there (a late outcome), or long expired
             record = windows.WindowRecord.from_json(stored)
-            if sign and record.applied < (sequence, index):
+            number = (pending.sequence, pending.index)
+            if sign and record.applied < number:
                 if stored is None:
-                    self._register_window(partition, epoch)
+                    self._register_window(table, partition, epoch)
                 windows.apply(record.counts, change, sign)
-                record.applied = (sequence, index)
-                self.table[window_key] = record.to_json()
-            facts = windows.facts_for(
-                record.counts,
-                change.window_start,
-                self.window_s,
-                partition,
-                change.dimension_values,
-            )
-            for fact in facts:
-                await self.emit(self.topics.failure_rates, windows.fact_key(fact), dump(fact), None)
+                record.applied = number
+                table[window_key] = record.to_json()
+            self._put_window_facts(batch, record, change, partition)
 
-    def _window_open(self, epoch: int, partition: int) -> bool:
+    def _emit_window_facts(
+        self, batch: _Batch, contributions: list[windows.Contribution], partition: int
+    ) -> None:
+        """Re-send the facts of windows a message was counted in (if still kept)."""
+        for change in contributions:
+            stored = batch.table.get(self._window_key(change, partition))
+            if stored is not None:
+                record = windows.WindowRecord.from_json(stored)
+                self._put_window_facts(batch, record, change, partition)
+
+    def _put_window_facts(
+        self,
+        batch: _Batch,
+        record: windows.WindowRecord,
+        change: windows.Contribution,
+        partition: int,
+    ) -> None:
+        facts = windows.facts_for(
+            record.counts, change.window_start, self.window_s, partition, change.dimension_values
+        )
+        for fact in facts:
+            batch.facts.put(self.topics.failure_rates, windows.fact_key(fact), fact)
+
+    def _window_open(self, table: MutableMapping[str, Any], epoch: int, partition: int) -> bool:
         """Is the window within the lateness of the partition's newest outcome window?
 
         The watermark lives in the table, so a restarted worker judges lateness exactly
@@ -257,24 +389,24 @@ class MessageJoiner:
         repeats the drop on replay.
         """
         watermark_key = f"watermark|{partition}"
-        watermark = self.table.get(watermark_key) or {"epoch": None, "windows": []}
+        watermark = table.get(watermark_key) or {"epoch": None, "windows": []}
         if watermark["epoch"] is None or epoch > watermark["epoch"]:
             horizon = epoch - self.lateness_s - REPLAY_MARGIN_S
             live = [w for w in watermark["windows"] if w >= horizon]
             for stale in set(watermark["windows"]) - set(live):
-                self.table.pop(f"window|{partition}|{stale}", None)
-            self.table[watermark_key] = {"epoch": epoch, "windows": live}
+                table.pop(f"window|{partition}|{stale}", None)
+            table[watermark_key] = {"epoch": epoch, "windows": live}
             return True
         return bool(epoch >= watermark["epoch"] - self.lateness_s)
 
-    def _register_window(self, partition: int, epoch: int) -> None:
+    def _register_window(self, table: MutableMapping[str, Any], partition: int, epoch: int) -> None:
         """List a new window under the watermark (before it is written) so it expires."""
         watermark_key = f"watermark|{partition}"
-        watermark = self.table[watermark_key]
+        watermark = table[watermark_key]
         if epoch not in watermark["windows"]:
-            self.table[watermark_key] = {**watermark, "windows": [*watermark["windows"], epoch]}
+            table[watermark_key] = {**watermark, "windows": [*watermark["windows"], epoch]}
 
-    async def _emit_status_event(self, event: CanonicalEvent, record: EventRecord) -> None:
+    def _emit_status_event(self, batch: _Batch, event: CanonicalEvent, record: EventRecord) -> None:
         fact = StatusEventFact(
             event_id=event.event_id,
             provider=event.provider,
@@ -290,4 +422,4 @@ class MessageJoiner:
             device_id=record.device_id,
             sim=record.sim,
         )
-        await self.emit(self.topics.status_events, event.event_id, dump(fact), None)
+        batch.facts.put(self.topics.status_events, event.event_id, fact)

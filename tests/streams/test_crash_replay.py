@@ -11,16 +11,17 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator, MutableMapping
+from datetime import timedelta
 from typing import Any
 
 import orjson
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from smsradar.model import CanonicalEvent
+from smsradar.model import CanonicalEvent, Status
 from smsradar.settings import Settings
 from streams.join import MessageJoiner
-from tests.streams.lifecycles import lifecycles
+from tests.streams.lifecycles import T0, lifecycles, outbound_event
 
 _DELETED = object()
 
@@ -97,3 +98,123 @@ def test_any_crash_point_and_replay_gives_the_uncrashed_result(
 
     assert recovered == uncrashed.data
     assert downstream == expected_facts
+
+
+def _batches(data: st.DataObject, first: int, end: int, label: str) -> list[tuple[int, int]]:
+    """[start, stop) offset ranges cutting first..end into batches of drawn sizes."""
+    ranges, start = [], first
+    while start < end:
+        size = data.draw(st.integers(1, 4), label=label)
+        ranges.append((start, min(start + size, end)))
+        start += size
+    return ranges
+
+
+def _replay_batches(
+    table: MutableMapping[str, Any],
+    events: list[CanonicalEvent],
+    batches: list[tuple[int, int]],
+) -> dict[tuple[str, str], Any]:
+    facts: dict[tuple[str, str], Any] = {}
+
+    async def emit(topic: str, key: str, value: bytes, headers: Any) -> None:
+        facts[(topic, key)] = orjson.loads(value)
+
+    joiner = MessageJoiner(Settings(), table, emit)
+
+    async def run() -> None:
+        for start, stop in batches:
+            if isinstance(table, RecordingTable):
+                table.offset = start  # a batch's writes are lost or kept from its first event
+            batch = [(events[offset], 0, offset) for offset in range(start, stop)]
+            await joiner.apply_batch(batch)
+
+    asyncio.run(run())
+    return facts
+
+
+def _copy(table: dict[str, Any]) -> dict[str, Any]:
+    copied: dict[str, Any] = orjson.loads(orjson.dumps(table))
+    return copied
+
+
+@settings(max_examples=200, deadline=None)
+@given(data=st.data(), events=lifecycles(), crashes=st.integers(1, 3))
+def test_batched_crashes_and_replays_in_other_batches_give_the_uncrashed_result(
+    data: st.DataObject, events: list[CanonicalEvent], crashes: int
+) -> None:
+    """As above with batches, crashing again during a replay: Faust commits at batch ends."""
+    events = data.draw(st.permutations(events + data.draw(st.lists(st.sampled_from(events)))))
+    uncrashed = RecordingTable()
+    expected_facts = _replay_batches(uncrashed, events, _batches(data, 0, len(events), "batch"))
+    assert expected_facts == _replay({}, events, 0), "batching changed the facts"
+
+    table: dict[str, Any] = {}  # the table as recovered from the changelog
+    committed = 0
+    downstream: dict[tuple[str, str], Any] = {}
+    for _ in range(crashes):
+        run = RecordingTable()
+        run.data = _copy(table)
+        batches = _batches(data, committed, len(events), "batch")
+        _replay_batches(run, events, batches)
+        surviving = data.draw(st.integers(0, len(run.writes)), label="surviving writes")
+        cut_batch = run.writes[surviving][0] if surviving < len(run.writes) else len(events)
+        next_committed = data.draw(
+            st.sampled_from([start for start, _ in batches if start <= cut_batch] + [cut_batch]),
+            label="committed offset",
+        )
+        # what the batches before the new committed offset emitted reached downstream
+        done = [(start, stop) for start, stop in batches if stop <= next_committed]
+        downstream.update(_replay_batches(_copy(table), events, done))
+        for _, key, value in run.writes[:surviving]:
+            if value is _DELETED:
+                table.pop(key, None)
+            else:
+                table[key] = value
+        committed = next_committed
+
+    final = RecordingTable()
+    final.data = _copy(table)
+    downstream.update(
+        _replay_batches(final, events, _batches(data, committed, len(events), "batch"))
+    )
+
+    # A message's ``pending`` lists its changes of the last batch that changed it: the
+    # same events in other batches leave other lists, and nothing else differs.
+    assert _without_pending(final.data) == _without_pending(uncrashed.data)
+    assert downstream == expected_facts
+
+
+def _without_pending(table: dict[str, Any]) -> dict[str, Any]:
+    return {
+        key: {k: v for k, v in value.items() if k != "pending"} if "pending" in value else value
+        for key, value in table.items()
+    }
+
+
+def test_a_second_crash_during_the_replay_keeps_the_replayed_changes_pending() -> None:
+    """The replay re-applies event 0's changes and adds event 1's; crashing again keeps only
+    the message's state. Its pending list must still hold event 0's changes."""
+    extra = {"device_id": "d1", "sim": "0", "recipient": "+32470123456"}
+    events = [
+        outbound_event("m", Status.UNKNOWN, T0, None, extra),
+        outbound_event("m", Status.DELIVERED, T0 + timedelta(minutes=5), None, extra),
+    ]
+    expected = _replay_batches({}, events, [(0, 2)])
+
+    table: dict[str, Any] = {}
+    for batches in ([(0, 1)], [(0, 2)]):  # each run crashes after the message's write
+        run = RecordingTable()
+        run.data = _copy(table)
+        _replay_batches(run, events, batches)
+        assert run.writes[0][1] == "smsgateway24:m"
+        table["smsgateway24:m"] = run.writes[0][2]
+
+    replayed = _replay_batches(table, events, [(0, 2)])
+    overall = {
+        value["window_start"]: (value["delivered"], value["unknown"])
+        for (topic, _), value in replayed.items()
+        if topic.endswith(".failure_rates") and value["dimension"] == "overall"
+    }
+    assert overall == {"2026-11-20T10:00:00Z": (0, 0), "2026-11-20T10:05:00Z": (1, 0)}
+    assert replayed == expected

@@ -25,8 +25,11 @@ from tests.streams.lifecycles import RECIPIENTS, T0, lifecycles, outbound_event
 Facts = dict[tuple[str, str], Any]
 
 
-def _read(events: list[CanonicalEvent], order: list[int]) -> tuple[Facts, dict[str, Any]]:
-    """Join ``events`` (the partition's records by offset) read in ``order`` of offsets."""
+def _read(
+    events: list[CanonicalEvent], order: list[int], batch_sizes: list[int] | None = None
+) -> tuple[Facts, dict[str, Any]]:
+    """Join ``events`` (the partition's records by offset) read in ``order`` of offsets,
+    one at a time or in batches of ``batch_sizes`` (cycled)."""
     facts: Facts = {}
     table: dict[str, Any] = {}
 
@@ -36,8 +39,12 @@ def _read(events: list[CanonicalEvent], order: list[int]) -> tuple[Facts, dict[s
     joiner = MessageJoiner(Settings(), table, emit)
 
     async def run() -> None:
-        for offset in order:
-            await joiner.apply(events[offset], partition=0, offset=offset)
+        sizes, start = batch_sizes or [1], 0
+        while start < len(order):
+            size = sizes[start % len(sizes)]
+            batch = [(events[offset], 0, offset) for offset in order[start : start + size]]
+            await joiner.apply_batch(batch)
+            start += size
 
     asyncio.run(run())
     # A window a message only passed through (counted, then taken back) holds zeros: read
@@ -68,6 +75,26 @@ def test_events_read_ahead_then_again_from_the_committed_offset(
     )
     in_order = _read(events, offsets)
     reordered = _read(events, offsets[:committed] + read_ahead + offsets[committed:])
+    assert reordered == in_order
+
+
+@settings(max_examples=200, deadline=None)
+@given(data=st.data(), events=lifecycles())
+def test_events_read_ahead_then_again_in_batches(
+    data: st.DataObject, events: list[CanonicalEvent]
+) -> None:
+    """As above, the worker taking the reads in batches of any size."""
+    offsets = list(range(len(events)))
+    committed = data.draw(st.integers(0, len(events)), label="committed offset")
+    read_ahead = data.draw(
+        st.lists(st.sampled_from(offsets[committed:]), unique=True)
+        if committed < len(events)
+        else st.just([]),
+        label="read ahead",
+    )
+    sizes = data.draw(st.lists(st.integers(1, 6), min_size=1, max_size=4), label="batch sizes")
+    in_order = _read(events, offsets)
+    reordered = _read(events, offsets[:committed] + read_ahead + offsets[committed:], sizes)
     assert reordered == in_order
 
 
