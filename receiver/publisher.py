@@ -64,7 +64,11 @@ class KafkaPublisher:
     async def _connect_until_up(self) -> None:
         delay = 0.2
         while True:
-            producer = make_producer(self._settings)
+            # No linger: every answer waits for its record's acknowledgement, so a linger is
+            # added to each one at ordinary rates (p50 3.3 -> 1.2 ms at 1,000 requests/s).
+            # Under load records still batch, behind the one request aiokafka keeps in
+            # flight per broker.
+            producer = make_producer(self._settings, linger_ms=0)
             try:
                 await producer.start()
                 await self._ensure_topics()
