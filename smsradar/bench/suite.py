@@ -24,7 +24,7 @@ GROUPS: dict[str, tuple[Callable[[], list[Measurement]], Callable[[], list[Measu
     "alerts": (lambda: measure_alerts(seeds=5), lambda: measure_alerts(seeds=1)),
     "receiver": (measure_receiver, lambda: measure_receiver(throughput_s=3, latency_s=3)),
     "freshness": (measure_freshness, lambda: measure_freshness(duration_s=4)),
-    # the 1,000,000 in flight: the worker consumes them in ~12 min here (2 shared cores)
+    # the 1,000,000 in flight: the worker consumes them in 12-21 min here (2 shared cores)
     "memory": (measure_memory, lambda: measure_memory(messages=5_000)),
 }
 
