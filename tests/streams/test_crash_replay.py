@@ -56,21 +56,8 @@ class RecordingTable(MutableMapping[str, Any]):
 def _replay(
     table: MutableMapping[str, Any], events: list[CanonicalEvent], first_offset: int
 ) -> dict[tuple[str, str], Any]:
-    facts: dict[tuple[str, str], Any] = {}
-
-    async def emit(topic: str, key: str, value: bytes, headers: Any) -> None:
-        facts[(topic, key)] = orjson.loads(value)
-
-    joiner = MessageJoiner(Settings(), table, emit)
-
-    async def run() -> None:
-        for offset in range(first_offset, len(events)):
-            if isinstance(table, RecordingTable):
-                table.offset = offset
-            await joiner.apply(events[offset], partition=0, offset=offset)
-
-    asyncio.run(run())
-    return facts
+    """Join the events from ``first_offset`` on, one at a time."""
+    return _replay_batches(table, events, [(o, o + 1) for o in range(first_offset, len(events))])
 
 
 @settings(max_examples=300, deadline=None)

@@ -59,23 +59,27 @@ def _read(
     return facts, windows
 
 
+def _read_ahead_then_again(data: st.DataObject, records: int) -> list[int]:
+    """Offsets up to a drawn committed one, some later ones read ahead, then all from it."""
+    offsets = list(range(records))
+    committed = data.draw(st.integers(0, records), label="committed offset")
+    read_ahead = data.draw(
+        st.lists(st.sampled_from(offsets[committed:]), unique=True)
+        if committed < records
+        else st.just([]),
+        label="read ahead",
+    )
+    return offsets[:committed] + read_ahead + offsets[committed:]
+
+
 @settings(max_examples=300, deadline=None)
 @given(data=st.data(), events=lifecycles())
 def test_events_read_ahead_then_again_from_the_committed_offset(
     data: st.DataObject, events: list[CanonicalEvent]
 ) -> None:
     events = data.draw(st.permutations(events + data.draw(st.lists(st.sampled_from(events)))))
-    offsets = list(range(len(events)))
-    committed = data.draw(st.integers(0, len(events)), label="committed offset")
-    read_ahead = data.draw(
-        st.lists(st.sampled_from(offsets[committed:]), unique=True)
-        if committed < len(events)
-        else st.just([]),
-        label="read ahead",
-    )
-    in_order = _read(events, offsets)
-    reordered = _read(events, offsets[:committed] + read_ahead + offsets[committed:])
-    assert reordered == in_order
+    in_order = _read(events, list(range(len(events))))
+    assert _read(events, _read_ahead_then_again(data, len(events))) == in_order
 
 
 @settings(max_examples=200, deadline=None)
@@ -84,18 +88,10 @@ def test_events_read_ahead_then_again_in_batches(
     data: st.DataObject, events: list[CanonicalEvent]
 ) -> None:
     """As above, the worker taking the reads in batches of any size."""
-    offsets = list(range(len(events)))
-    committed = data.draw(st.integers(0, len(events)), label="committed offset")
-    read_ahead = data.draw(
-        st.lists(st.sampled_from(offsets[committed:]), unique=True)
-        if committed < len(events)
-        else st.just([]),
-        label="read ahead",
-    )
+    order = _read_ahead_then_again(data, len(events))
     sizes = data.draw(st.lists(st.integers(1, 6), min_size=1, max_size=4), label="batch sizes")
-    in_order = _read(events, offsets)
-    reordered = _read(events, offsets[:committed] + read_ahead + offsets[committed:], sizes)
-    assert reordered == in_order
+    in_order = _read(events, list(range(len(events))))
+    assert _read(events, order, sizes) == in_order
 
 
 def test_a_later_event_read_first_does_not_hide_the_earlier_ones() -> None:
