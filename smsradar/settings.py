@@ -155,10 +155,11 @@ class Settings(BaseSettings):
     # Stream processing.
     app_id: str = Field(default="smsradar", pattern=r"^[A-Za-z0-9._-]+$")
     table_store: str = Field(default="memory://", pattern=r"^(memory|rocksdb)://")
-    # RocksDB memory, per table per partition (3 tables x topic_partitions databases): the
-    # write buffer is kept twice (one filling, one flushing), the block cache caches reads.
-    rocksdb_write_buffer_mib: int = Field(default=2, ge=1)
-    rocksdb_block_cache_mib: int = Field(default=4, ge=1)
+    # RocksDB memory of the whole worker, shared by all its databases (3 tables x
+    # topic_partitions): memtables past the write-buffer budget are flushed to disk, the
+    # block cache caches reads and the files' index and filter blocks.
+    rocksdb_write_buffer_mib: int = Field(default=8, ge=1)
+    rocksdb_block_cache_mib: int = Field(default=8, ge=1)
     failure_window_s: int = Field(default=60, ge=1)
     # Outcomes may arrive this late (event time, behind the newest window) and still count.
     failure_window_lateness_s: int = Field(default=6 * 3600, ge=0)

@@ -26,6 +26,7 @@ from faust.types import ConsumerT
 from smsradar.kafka import max_record_bytes
 from smsradar.providers import ADAPTERS
 from smsradar.settings import Settings
+from streams import table_store
 from streams.alerting.notifiers import Notifications
 from streams.alerting.rules import load_alert_config
 from streams.alerting.stage import AlertEvaluator
@@ -53,6 +54,7 @@ class _App(faust.App):
     """Faust's app with the worker's consumer (``streams.consumer``)."""
 
     smsradar_settings: Settings
+    rocksdb_budget: table_store.MemoryBudget
 
     def _new_consumer(self) -> ConsumerT:
         consumer = SeekSafeConsumer(
@@ -92,8 +94,13 @@ def create_app(settings: Settings) -> faust.App:
         broker_session_timeout=10.0,
         broker_heartbeat_interval=1.0,
         loghandlers=[],
+        Table=table_store.Table,
     )
     app.smsradar_settings = settings
+    app.rocksdb_budget = table_store.MemoryBudget(
+        write_buffer_bytes=settings.rocksdb_write_buffer_mib * table_store.MIB,
+        block_cache_bytes=settings.rocksdb_block_cache_mib * table_store.MIB,
+    )
     partitions = settings.topic_partitions
     topics = Topics.of(settings)
     # internal=True: the worker creates every topic it reads or writes, with these partition
@@ -120,7 +127,7 @@ def create_app(settings: Settings) -> faust.App:
         )
 
     join_deliveries = Deliveries(app)
-    joiner = MessageJoiner(settings, _table(app, settings, "join-state"), join_deliveries.emit)
+    joiner = MessageJoiner(settings, _table(app, "join-state"), join_deliveries.emit)
 
     @app.agent(sinks[topics.events], name="join")
     async def join(stream: faust.StreamT[bytes]) -> None:
@@ -137,7 +144,7 @@ def create_app(settings: Settings) -> faust.App:
 
 
 def _add_alerting(
-    app: faust.App,
+    app: _App,
     settings: Settings,
     topics: Topics,
     sinks: dict[str, Any],
@@ -148,7 +155,7 @@ def _add_alerting(
     evaluator = AlertEvaluator(
         config,
         settings.failure_window_s,
-        _table(app, settings, "alert-state"),
+        _table(app, "alert-state"),
         emit,
         topics,
     )
@@ -167,7 +174,7 @@ def _add_alerting(
 
     notifications = Notifications(
         config.notifiers,
-        _table(app, settings, "alert-notified"),
+        _table(app, "alert-notified"),
         persist=lambda: app.producer.flush(),
     )
 
@@ -178,31 +185,15 @@ def _add_alerting(
             await notifications.handle(value)
 
 
-def _table(app: faust.App, settings: Settings, name: str) -> Any:
+def _table(app: _App, name: str) -> Any:
     schema: faust.Schema[str, Any] = faust.Schema(key_serializer="json", value_serializer="json")
     return app.Table(
         name,
-        partitions=settings.topic_partitions,
+        partitions=app.smsradar_settings.topic_partitions,
         schema=schema,
-        options=rocksdb_options(settings),
+        # every table's databases share the worker's one budget (the memory store ignores it)
+        options={table_store.MEMORY_BUDGET: app.rocksdb_budget},
     )
-
-
-def rocksdb_options(settings: Settings) -> dict[str, int]:
-    """RocksDB sizes for a table's partition databases (ignored by the memory store).
-
-    Faust's defaults suit one big table on a host of its own: 3 write buffers of 64 MiB
-    and a 2 GiB block cache for *each* database, and the worker opens one per table per
-    partition. At webhook rates those buffers fill for hours, so the worker's memory grows
-    for hours (the soak measured +271 MiB/h). Small buffers bound it; state lives on disk.
-    """
-    mib = 1024 * 1024
-    return {
-        "write_buffer_size": settings.rocksdb_write_buffer_mib * mib,
-        "max_write_buffer_number": 2,
-        "block_cache_size": settings.rocksdb_block_cache_mib * mib,
-        "block_cache_compressed_size": settings.rocksdb_block_cache_mib * mib,
-    }
 
 
 class Deliveries:
