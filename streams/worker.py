@@ -8,6 +8,7 @@ import logging
 import faust
 from aiokafka.errors import KafkaError
 
+from smsradar.heap import return_big_blocks_to_the_os
 from smsradar.kafka import ensure_topics, raw_body_topic_config
 from smsradar.settings import Settings
 from streams.app import create_app, webhook_topic_names
@@ -55,6 +56,7 @@ def run_worker(settings: Settings) -> None:
         loop.run_until_complete(create_topics(settings))
     finally:
         loop.close()
+    return_big_blocks_to_the_os()
     app = create_app(settings)
     worker = faust.Worker(
         app,

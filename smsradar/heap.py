@@ -1,0 +1,27 @@
+"""Big freed blocks go back to the operating system, not into the C heap.
+
+glibc serves a request of 128 KiB or more with its own mmap, but the first time such a block
+is freed it raises that threshold (up to 32 MiB), and the trim threshold with it: from then
+on big blocks come from the heap, and freed ones that are not at its top stay there as free
+but resident memory. A long-running process that allocates and frees big blocks all the
+time then creeps up in RSS for hours: RocksDB's memtable blocks (256 KiB, freed whole at
+every flush) in the worker, DuckDB's and Arrow's buffers in the sink. The soak measured it:
+the worker's heap held 3.7 -> 9.9 MiB free in 6 minutes. Fixing the threshold at its initial
+value keeps those blocks mapped, so freeing them gives the memory back.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import platform
+
+M_MMAP_THRESHOLD = -3  # mallopt's parameter number (malloc.h)
+MMAP_THRESHOLD_BYTES = 128 * 1024  # glibc's initial value, now fixed
+
+
+def return_big_blocks_to_the_os() -> None:
+    """Fix glibc's mmap threshold for this process (a no-op on other C libraries)."""
+    if platform.libc_ver()[0] != "glibc":
+        return
+    if not ctypes.CDLL(None).mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES):
+        raise OSError("glibc refused mallopt(M_MMAP_THRESHOLD)")

@@ -1,0 +1,46 @@
+"""A freed big block goes back to the OS even after glibc would have raised its threshold."""
+
+from __future__ import annotations
+
+import platform
+import subprocess
+import sys
+
+import pytest
+
+# In a fresh interpreter: free one 4 MiB block (glibc then raises its mmap threshold to
+# 4 MiB), then ask for 3 MiB and print whether it was mapped (1) or taken from the heap (0).
+PROBE = """
+import ctypes, sys
+from smsradar.heap import return_big_blocks_to_the_os
+
+class MallInfo2(ctypes.Structure):
+    _fields_ = [(name, ctypes.c_size_t) for name in (
+        "arena ordblks smblks hblks hblkhd usmblks fsmblks uordblks fordblks keepcost"
+    ).split()]
+
+libc = ctypes.CDLL(None)
+libc.malloc.restype = ctypes.c_void_p
+libc.free.argtypes = [ctypes.c_void_p]
+libc.mallinfo2.restype = MallInfo2
+if sys.argv[1] == "fixed":
+    return_big_blocks_to_the_os()
+libc.free(libc.malloc(4 << 20))
+mapped = libc.mallinfo2().hblkhd
+block = libc.malloc(3 << 20)
+print(int(libc.mallinfo2().hblkhd - mapped >= 3 << 20))
+libc.free(block)
+"""
+
+
+def mapped(mode: str) -> bool:
+    result = subprocess.run(
+        [sys.executable, "-c", PROBE, mode], capture_output=True, text=True, check=True
+    )
+    return result.stdout.strip() == "1"
+
+
+@pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="a glibc setting")
+def test_big_blocks_stay_mapped_once_the_threshold_is_fixed() -> None:
+    assert not mapped("glibc default"), "the probe cannot tell: glibc mapped it anyway"
+    assert mapped("fixed"), "a 3 MiB block came from the heap: the threshold moved"
