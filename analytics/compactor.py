@@ -64,6 +64,11 @@ class Compactor:
                 # DuckDB keeps up to 128 MiB freed by a finished rewrite for the next one;
                 # between rewrites seconds apart that is only RSS the sink never gives back.
                 "allocator_flush_threshold": "8MiB",
+                # The external file cache keeps an entry for every file it ever read (about
+                # 1 KiB of RSS each, never evicted, even for deleted files): segments have
+                # unique names, so the sink grew with every merge. It caches remote files;
+                # ours are local.
+                "enable_external_file_cache": False,
             }
         )
         self.swept_at = -float("inf")
