@@ -18,23 +18,29 @@ WITH named AS (
     FROM glob(pattern)
 ),
 visible AS (
-    SELECT file, n.kind AS kind, n.part::INTEGER AS part, n.first::BIGINT AS first,
-           n.last::BIGINT AS last
+    -- TRY_CAST: the optimizer may cast before it filters out files of other names
+    SELECT file, n.kind AS kind, TRY_CAST(n.part AS INTEGER) AS part,
+           TRY_CAST(n.first AS BIGINT) AS first, TRY_CAST(n.last AS BIGINT) AS last
     FROM named
     WHERE n.kind <> ''
-      AND (n.kind = 'tail' OR n.created_ms::BIGINT <= epoch_ms(now()) - gate_ms)
+      AND (n.kind = 'tail' OR TRY_CAST(n.created_ms AS BIGINT) <= epoch_ms(now()) - gate_ms)
 ),
 newest_base AS (
     SELECT part, max(last) AS base_last FROM visible WHERE kind = 'base' GROUP BY part
+),
+-- Tails and merges that a merge holds. A join, not a correlated NOT EXISTS: DuckDB 2.0.1
+-- leaks about 1.5 KiB per query with one, and the compactor asks every few seconds.
+merged AS (
+    SELECT DISTINCT v.file
+    FROM visible AS v JOIN visible AS w
+      ON w.kind = 'merge' AND w.part = v.part
+     AND w.first <= v.first AND w.last >= v.last
+     -- of two merges of the same range (a compactor re-run) the later one counts
+     AND (w.first < v.first OR w.last > v.last OR w.file > v.file)
+    WHERE v.kind <> 'base'
 )
 SELECT v.file, v.kind, v.part, v.first, v.last
 FROM visible AS v LEFT JOIN newest_base AS b USING (part)
 WHERE (v.kind = 'base' AND v.last = b.base_last)
    OR (v.kind <> 'base' AND v.last > coalesce(b.base_last, -1)
-       AND NOT EXISTS (
-           SELECT 1 FROM visible AS w
-           WHERE w.kind = 'merge' AND w.part = v.part
-             AND w.first <= v.first AND w.last >= v.last
-             -- of two merges of the same range (a compactor re-run) the later one counts
-             AND (w.first < v.first OR w.last > v.last OR w.file > v.file)
-       ));
+       AND v.file NOT IN (SELECT file FROM merged));
