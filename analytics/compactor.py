@@ -39,6 +39,10 @@ log = logging.getLogger("smsradar.analytics")
 @dataclass(frozen=True)
 class CompactionPolicy:
     merge_at_segments: int = 8  # merge a partition's tails once there are this many
+    # A merge output this big is merged no more; the next rebase takes it. Otherwise every
+    # merge re-reads the previous one, and its input (so the sink's memory, and its work)
+    # grows with each merge until a rebase, which a quiet store may not reach for days.
+    merge_max_rows: int = 10_000
     # Replaced segments are deleted in sweeps this far apart. A query through the catalog's
     # live views lists every file of a relation when it starts and may open any of them, so
     # a deletion during such a query fails it: sweeps are kept rare.
@@ -90,17 +94,19 @@ class Compactor:
         return written
 
     def _compact(self, relation: Relation, segments: list[Segment]) -> int:
-        tails = [s for s in segments if s.kind != "base"]
+        tails = [s for s in segments if s.kind != "base"]  # in offset order
         base = next((s for s in segments if s.kind == "base"), None)
-        tail_rows = sum(_rows(s) for s in tails)
+        tail_rows = [_rows(s) for s in tails]
         base_rows = _rows(base) if base else 0
-        if tails and tail_rows >= max(
+        if tails and sum(tail_rows) >= max(
             self.policy.rebase_min_rows, base_rows * self.policy.rebase_share
         ):
             self.rebase(relation, base, tails)
             return 1
-        if len(tails) >= self.policy.merge_at_segments:
-            self.merge(relation, tails)
+        full = [i for i, rows in enumerate(tail_rows) if rows >= self.policy.merge_max_rows]
+        mergeable = tails[full[-1] + 1 :] if full else tails
+        if len(mergeable) >= self.policy.merge_at_segments:
+            self.merge(relation, mergeable)
             return 1
         return 0
 

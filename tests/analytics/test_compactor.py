@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -279,6 +279,31 @@ def test_merges_then_rebases_keep_the_latest_row_of_every_key(store: Store) -> N
     for relation in COMPACTED:
         tails = sum(1 for name, _ in store.segments(RELATIONS[relation]) if name.kind == "tail")
         assert tails == 2 * (6 + 3 + 1)
+
+
+def test_a_full_merge_is_not_merged_again_until_the_rebase(store: Store) -> None:
+    """A merge's input stays bounded: new tails merge beside a full merge, not into it."""
+    history = History(store)
+    small = CompactionPolicy(
+        merge_at_segments=4,
+        merge_max_rows=KEYS_PER_PARTITION,  # any merge of 4 tails of 5 rows is full
+        rebase_min_rows=10**9,
+        retention=None,
+        sweep_interval_s=0,
+    )
+    compactor = Compactor(store, small)
+    for round_ in range(1, 4):
+        for _ in range(4):
+            for relation in COMPACTED:
+                history.tail(relation)
+        assert compactor.run_once() == len(COMPACTED)
+        _assert_unchanged(history, ["merge"] * round_)
+    for relation in COMPACTED:
+        ranges = [(s.first, s.last) for s in current(store, relation)]
+        assert ranges == [(0, 19), (20, 39), (40, 59)], relation
+    rebasing = Compactor(store, replace(small, rebase_min_rows=1))
+    assert rebasing.run_once() == len(COMPACTED)
+    _assert_unchanged(history, ["base"])
 
 
 def test_the_compactor_is_held_to_its_memory_limit_and_spills_into_the_store(
