@@ -28,7 +28,6 @@ class MemoryBudget:
 
     def __init__(self, write_buffer_bytes: int, block_cache_bytes: int) -> None:
         self.write_buffer_bytes = write_buffer_bytes
-        self.block_cache_bytes = block_cache_bytes
         # allow_stall=False: over budget, writers trigger flushes instead of waiting.
         self.write_buffers = rocksdict.WriteBufferManager(write_buffer_bytes, False)
         self.block_cache = rocksdict.Cache(block_cache_bytes)
