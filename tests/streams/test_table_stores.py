@@ -59,17 +59,22 @@ def test_memtables_of_all_databases_stay_near_the_write_buffer_budget(tmp_path: 
         def held() -> int:
             return sum(db.property_int_value(MEMTABLES) for db in databases)
 
-        # The manager flushes the database being written once the memtables pass 7/8 of
-        # the budget, so the total ends near the budget, not exactly under it.
+        # The manager acts on writes (it flushes the database being written once the
+        # memtables pass 7/8 of the budget) and flushes run in the background, so the
+        # total is judged near the budget while a little more traffic comes: at most 50
+        # rounds, which leaves every database below its own memtable size.
         bound = 6 * MIB
-        deadline = time.monotonic() + 30
-        while held() > bound and time.monotonic() < deadline:
-            time.sleep(0.1)  # flushes run in RocksDB's background threads
+        keys = 900
+        while held() > bound and keys < 950:
+            for number, db in enumerate(databases):
+                db.put(f"message-{number}-{keys}".encode(), value)
+            keys += 1
+            time.sleep(0.1)
         final = held()
         readable = all(
             db[f"message-{number}-{key}".encode()] == value
             for number, db in enumerate(databases)
-            for key in range(900)
+            for key in range(keys)
         )
     finally:
         for db in databases:
