@@ -64,12 +64,6 @@ class _BudgetedOptions(faust_rocksdb.RocksDBOptions):
         return options
 
 
-class _BudgetedStore(faust_rocksdb.Store):
-    def __init__(self, *args: Any, budget: MemoryBudget, **kwargs: Any) -> None:
-        super().__init__(*args, driver="rocksdict", **kwargs)
-        self.rocksdb_options = _BudgetedOptions(budget, **(self.options or {}))
-
-
 class Table(faust.Table):  # type: ignore[type-arg]
     """Faust's table; with ``rocksdb://`` and a budget in its options, its databases
     open under that budget (``create_app`` passes the worker's one budget to every table)."""
@@ -77,19 +71,10 @@ class Table(faust.Table):  # type: ignore[type-arg]
     def _new_store_by_url(self, url: str | URL) -> StoreT:  # type: ignore[type-arg]
         options = dict(self.options or {})
         budget = options.pop(MEMORY_BUDGET, None)
-        if budget is None or URL(str(url)).scheme != "rocksdb":
-            self.options = options
-            return super()._new_store_by_url(url)
-        return _BudgetedStore(
-            url,
-            self.app,
-            self,
-            budget=budget,
-            table_name=self.name,
-            key_type=self.key_type,
-            key_serializer=self.key_serializer,
-            value_serializer=self.value_serializer,
-            value_type=self.value_type,
-            loop=self.loop,
-            options=options,
-        )
+        self.options = options
+        store = super()._new_store_by_url(url)
+        # Faust's store opens its databases later, with these options, so swapping them
+        # here is enough; its options have lost read_only/driver by now (it pops them).
+        if budget is not None and isinstance(store, faust_rocksdb.Store):
+            store.rocksdb_options = _BudgetedOptions(budget, **(store.options or {}))
+        return store
