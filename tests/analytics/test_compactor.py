@@ -333,6 +333,35 @@ def test_the_compactor_keeps_nothing_per_file_it_has_read(store: Store) -> None:
     assert cached == 0, f"{cached} bytes kept for the files merged"
 
 
+def test_the_compactor_opens_a_fresh_database_after_its_quota_of_segments(
+    store: Store,
+) -> None:
+    """DuckDB keeps native memory per query for the life of its database instance, so a
+    long-running compactor only stays bounded if it changes instances now and then."""
+    history = History(store)
+    quota = len(COMPACTED) + 1
+    compactor = Compactor(store, replace(MERGE_ONLY, memory_mib=64, segments_per_connection=quota))
+
+    def merge_round() -> None:
+        for _ in range(4):
+            for relation in COMPACTED:
+                history.tail(relation)
+        assert compactor.run_once() == len(COMPACTED)
+
+    first = compactor.connection
+    merge_round()
+    assert compactor.connection is first
+    merge_round()
+    second = compactor.connection
+    assert second is not first
+    with pytest.raises(duckdb.ConnectionException):
+        first.execute("SELECT 1")
+    (limit,) = second.execute("SELECT current_setting('memory_limit')").fetchone() or (None,)
+    assert limit == "64.0 MiB"
+    merge_round()  # with the macros the merges use, on the new database too
+    _assert_unchanged(history, ["merge"])
+
+
 # -- crash safety ------------------------------------------------------------------------
 
 
