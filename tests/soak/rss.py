@@ -98,20 +98,21 @@ class RssSampler(threading.Thread):
 class Growth:
     """One process's memory over a run of traffic from ``t0`` to ``t1`` (sampler seconds).
 
-    warm: the mean RSS over the last quarter of the warm-up (the first 20 % of the run), so
-    one sample's noise does not set the reference; end: the highest RSS over the last 20 %
-    of the run (the peak, not the last sample: a leak and a late-growing peak both count);
-    growth = end / warm - 1, the one judged. ``mean_growth`` (the mean over the last 20 % over
-    the same reference) is reported beside it: for a process whose RSS saw-tooths (the sink
-    compacting) the difference between the two is the tooth, not a trend; and so is
-    ``slope``, the least-squares trend of RSS after the warm-up (MiB per hour). cpu: the
-    process's mean CPU use over the run (100 % = one core).
+    Two statistics, each compared with itself: the mean RSS over the last quarter of the
+    warm-up (the first 20 % of the run) against the mean over the last 20 % of the run
+    (``mean_growth``: a leak moves it), and the highest RSS in the same two spans
+    (``peak_growth``: a peak that grows counts too). ``growth``, the one judged, is the
+    larger. Peak against mean would count a saw-toothing process's tooth (the sink's merges
+    come and go, ~20 MiB) as growth although nothing grows; ``slope`` is the least-squares
+    trend of RSS after the warm-up (MiB per hour), reported beside them. cpu: the process's
+    mean CPU use over the run (100 % = one core).
     """
 
     process: str
     start: int  # first sample of the run
-    warm: float
-    end: int
+    warm: float  # mean over the end of the warm-up
+    warm_peak: int
+    end: int  # peak over the end of the run
     end_mean: float
     peak: int  # over the whole run, and the drain after it
     final: int  # the last sample (after the drain)
@@ -121,22 +122,29 @@ class Growth:
 
     @property
     def growth(self) -> float:
-        return self.end / self.warm - 1
+        return max(self.mean_growth, self.peak_growth)
 
     @property
     def mean_growth(self) -> float:
         return self.end_mean / self.warm - 1
+
+    @property
+    def peak_growth(self) -> float:
+        return self.end / self.warm_peak - 1
 
     def row(self) -> dict[str, object]:
         return {
             "process": self.process,
             "start_mib": round(self.start / MIB, 1),
             "warm_mib": round(self.warm / MIB, 1),
+            "warm_peak_mib": round(self.warm_peak / MIB, 1),
+            "end_mean_mib": round(self.end_mean / MIB, 1),
             "end_mib": round(self.end / MIB, 1),
             "max_mib": round(self.peak / MIB, 1),
             "final_mib": round(self.final / MIB, 1),
             "growth_pct": round(100 * self.growth, 2),
             "mean_growth_pct": round(100 * self.mean_growth, 2),
+            "peak_growth_pct": round(100 * self.peak_growth, 2),
             "slope_mib_per_h": round(self.slope, 1),
             "cpu_pct": round(self.cpu_percent, 1),
             "samples": self.samples,
@@ -183,6 +191,7 @@ def growth(samples: list[Sample], process: str, t0: float, t1: float) -> Growth:
         process,
         start=run[0].rss,
         warm=fmean(s.rss for s in warm),
+        warm_peak=max(s.rss for s in warm),
         end=max(s.rss for s in end),
         end_mean=fmean(s.rss for s in end),
         peak=max(s.rss for s in mine if s.elapsed_s >= t0),
