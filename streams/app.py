@@ -15,7 +15,6 @@ acknowledged, so a committed offset never runs ahead of the output it caused.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
@@ -29,11 +28,11 @@ from smsradar.settings import Settings
 from streams import table_store
 from streams.alerting.notifiers import Notifications
 from streams.alerting.rules import load_alert_config
-from streams.alerting.stage import AlertEvaluator
+from streams.alerting.stage import AlertEvaluator, AlertRouter
 from streams.consumer import SeekSafeConsumer
 from streams.join import MessageJoiner
 from streams.normalize import Normalizer
-from streams.topics import Emit, Topics
+from streams.topics import Topics
 
 log = logging.getLogger("smsradar.streams")
 
@@ -114,11 +113,6 @@ def create_app(settings: Settings) -> faust.App:
     sinks[topics.events] = app.topic(topics.events, partitions=partitions, internal=True)
     sinks[topics.deadletter] = app.topic(topics.deadletter, partitions=partitions, internal=True)
 
-    async def emit_via_topic(
-        topic: str, key: str, value: bytes, headers: dict[str, bytes] | None
-    ) -> None:
-        await sinks[topic].send(key=key.encode(), value=value, headers=headers)
-
     batch_max, batch_wait_s = settings.stream_batch_max, settings.stream_batch_wait_s
     for name in webhook_topic_names(settings):
         source = app.topic(name, partitions=partitions, internal=True)
@@ -137,40 +131,48 @@ def create_app(settings: Settings) -> faust.App:
             await joiner.handle_batch(records, _partition_entry(stream, batch))
             await join_deliveries.wait()
 
-    # Alert records are few and handled one at a time: Faust's own sends, flushed before
-    # every offset commit, without a wait per record.
-    _add_alerting(app, settings, topics, sinks, emit_via_topic)
+    _add_alerting(app, settings, topics, sinks)
     return app
 
 
-def _add_alerting(
-    app: _App,
-    settings: Settings,
-    topics: Topics,
-    sinks: dict[str, Any],
-    emit: Emit,
-) -> None:
+def _add_alerting(app: _App, settings: Settings, topics: Topics, sinks: dict[str, Any]) -> None:
     config = load_alert_config(settings)
     partitions = settings.topic_partitions
+    batch_max, batch_wait_s = settings.stream_batch_max, settings.stream_batch_wait_s
+    windows = app.topic(topics.alert_windows, partitions=partitions, internal=True)
+    sinks[topics.alert_windows] = windows
+
+    # Every failure-rate window a join batch changes is a fact, once per dimension value:
+    # these stages see as many records as the join emits, so they batch like it.
+    route_deliveries = Deliveries(app)
+    router = AlertRouter(config, route_deliveries.emit, topics)
+
+    @app.agent(sinks[topics.failure_rates], name="alert-route")
+    async def route(stream: faust.StreamT[bytes]) -> None:
+        async for batch in stream.take(batch_max, within=batch_wait_s):
+            for value in batch:
+                await router.route(value)
+            await route_deliveries.wait()
+
+    evaluate_deliveries = Deliveries(app)
     evaluator = AlertEvaluator(
         config,
         settings.failure_window_s,
         _table(app, "alert-state"),
-        emit,
+        evaluate_deliveries.emit,
         topics,
     )
-    windows = app.topic(topics.alert_windows, partitions=partitions, internal=True)
-    sinks[topics.alert_windows] = windows
-
-    @app.agent(sinks[topics.failure_rates], name="alert-route")
-    async def route(stream: faust.StreamT[bytes]) -> None:
-        async for value in stream:
-            await evaluator.route(value)
 
     @app.agent(windows, name="alert-evaluate")
     async def evaluate(stream: faust.StreamT[bytes]) -> None:
-        async for event in stream.events():
-            await evaluator.evaluate(event.key.decode(), event.value, event.message.offset)
+        assert isinstance(stream, faust.Stream)  # take_events is not on the StreamT protocol
+        async for batch in stream.take_events(batch_max, within=batch_wait_s):
+            # a record without a key names no rule: dead-lettered by the evaluator
+            records = [
+                (_text(e.key), e.value, e.message.partition, e.message.offset) for e in batch
+            ]
+            await evaluator.evaluate_batch(records, _partition_entry(stream, batch))
+            await evaluate_deliveries.wait()
 
     notifications = Notifications(
         config.notifiers,
@@ -179,10 +181,15 @@ def _add_alerting(
     )
 
     # Its own stage: a slow or failing target delays notifications, never the evaluation.
+    # Alert facts are few (a state change each), so one at a time.
     @app.agent(sinks[topics.alerts], name="alert-notify")
     async def notify(stream: faust.StreamT[bytes]) -> None:
         async for value in stream:
             await notifications.handle(value)
+
+
+def _text(key: Any) -> str:
+    return key.decode(errors="replace") if isinstance(key, bytes) else ""
 
 
 def _table(app: _App, name: str) -> Any:
@@ -219,7 +226,11 @@ class Deliveries:
         """Until everything sent so far is acknowledged; raises if a send failed, which
         stops the worker before the batch's offsets are committed (it is replayed)."""
         pending, self._pending = self._pending, []
-        await asyncio.gather(*pending)
+        # One by one rather than gather(), which schedules a callback per record: records
+        # are acknowledged a produce request at a time, so once the first of a request's
+        # futures is done the others are too, and awaiting a done future costs nothing.
+        for delivery in pending:
+            await delivery
 
 
 def _partition_entry(
