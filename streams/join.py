@@ -312,11 +312,11 @@ class MessageJoiner:
         windows: the event's offset, unless an event read out of offset order already
         numbered a change there higher."""
         applied = [
-            windows.WindowRecord.from_json(table.get(self._window_key(change, partition)))
+            windows.WindowRecord.applied_of(table.get(self._window_key(change, partition)))
             for change, sign in moved
             if sign
         ]
-        return max([offset, *(record.applied[0] + 1 for record in applied)])
+        return max([offset, *(number + 1 for number, _ in applied)])
 
     def _contribution(self, state: MessageState) -> windows.Contribution | None:
         return self._contribution_of(state.fact(self.phone), state)
@@ -347,14 +347,17 @@ class MessageJoiner:
                 continue
             if stored is None and not sign:
                 continue  # nothing counted there (a late outcome), or long expired
-            record = windows.WindowRecord.from_json(stored)
             number = (pending.sequence, pending.index)
-            if sign and record.applied < number:
+            if sign and windows.WindowRecord.applied_of(stored) < number:
                 if stored is None:
                     self._register_window(table, partition, epoch)
+                record = windows.WindowRecord.from_json(stored)
                 windows.apply(record.counts, change, sign)
                 record.applied = number
                 table[window_key] = record.to_json()
+            else:
+                assert stored is not None  # a change is always applied to a new window
+                record = windows.WindowRecord.read_only(stored)
             self._put_window_facts(batch, record, change, partition)
 
     def _emit_window_facts(
@@ -364,7 +367,7 @@ class MessageJoiner:
         for change in contributions:
             stored = batch.table.get(self._window_key(change, partition))
             if stored is not None:
-                record = windows.WindowRecord.from_json(stored)
+                record = windows.WindowRecord.read_only(stored)
                 self._put_window_facts(batch, record, change, partition)
 
     def _put_window_facts(

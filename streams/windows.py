@@ -84,12 +84,25 @@ class WindowRecord:
 
     @classmethod
     def from_json(cls, data: dict[str, Any] | None) -> WindowRecord:
+        """A record to change: its counts are a copy (an in-memory table hands out the
+        stored object itself)."""
         if data is None:
             return cls()
-        offset, index = data["applied"]
-        # a copy: an in-memory table hands out the stored object itself
         counts = {value: list(slots) for value, slots in data["counts"].items()}
-        return cls(counts, (offset, index))
+        return cls(counts, cls.applied_of(data))
+
+    @classmethod
+    def read_only(cls, data: dict[str, Any]) -> WindowRecord:
+        """A record only read: its counts are the stored ones (a window holds a count per
+        dimension value, hundreds of them, and a read per event change is frequent)."""
+        return cls(data["counts"], cls.applied_of(data))
+
+    @staticmethod
+    def applied_of(data: dict[str, Any] | None) -> tuple[int, int]:
+        if data is None:
+            return (-1, -1)
+        offset, index = data["applied"]
+        return (offset, index)
 
 
 def window_start(at: datetime, window_s: int) -> datetime:
