@@ -7,10 +7,11 @@ partition count, so the normalize stage re-keys by the same key and a message's 
 meet on one partition of one worker. Table changelogs are written to the partition of
 the event being processed, so a worker that takes over a partition takes over its state.
 
-Both stages take records in batches (``stream_batch_max`` records or ``stream_batch_wait_s``
-seconds, whichever comes first) and send their output straight to the producer; a batch
-waits until the broker has acknowledged everything it sent before its records are
-acknowledged, so a committed offset never runs ahead of the output it caused.
+Both stages, and the alerting stages after the join (route, evaluate), take records in
+batches (``stream_batch_max`` records or ``stream_batch_wait_s`` seconds, whichever comes
+first) and send their output straight to the producer; a batch waits until the broker has
+acknowledged everything it sent before its records are acknowledged, so a committed offset
+never runs ahead of the output it caused.
 """
 
 from __future__ import annotations
