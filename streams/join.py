@@ -356,7 +356,7 @@ class MessageJoiner:
                 record.applied = number
                 table[window_key] = record.to_json()
             else:
-                assert stored is not None  # a change is always applied to a new window
+                assert stored is not None  # an absent window (applied (-1, -1)) takes any change
                 record = windows.WindowRecord.read_only(stored)
             self._put_window_facts(batch, record, change, partition)
 
