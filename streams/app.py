@@ -117,8 +117,10 @@ def create_app(settings: Settings) -> faust.App:
     batch_max, batch_wait_s = settings.stream_batch_max, settings.stream_batch_wait_s
     for name in webhook_topic_names(settings):
         source = app.topic(name, partitions=partitions, internal=True)
+        deliveries = Deliveries(app)
+        normalizer = Normalizer(settings, deliveries.emit)
         app.agent(source, name=f"normalize:{name}")(
-            _normalize_agent(settings, Deliveries(app), batch_max, batch_wait_s)
+            _values_in_batches(normalizer.handle, deliveries, settings)
         )
 
     join_deliveries = Deliveries(app)
@@ -148,12 +150,9 @@ def _add_alerting(app: _App, settings: Settings, topics: Topics, sinks: dict[str
     route_deliveries = Deliveries(app)
     router = AlertRouter(config, route_deliveries.emit, topics)
 
-    @app.agent(sinks[topics.failure_rates], name="alert-route")
-    async def route(stream: faust.StreamT[bytes]) -> None:
-        async for batch in stream.take(batch_max, within=batch_wait_s):
-            for value in batch:
-                await router.route(value)
-            await route_deliveries.wait()
+    app.agent(sinks[topics.failure_rates], name="alert-route")(
+        _values_in_batches(router.route, route_deliveries, settings)
+    )
 
     evaluate_deliveries = Deliveries(app)
     evaluator = AlertEvaluator(
@@ -248,18 +247,20 @@ def _partition_entry(
     return enter_partition
 
 
-def _normalize_agent(
-    settings: Settings, deliveries: Deliveries, batch_max: int, batch_wait_s: float
+def _values_in_batches(
+    handle: Callable[[bytes], Awaitable[None]], deliveries: Deliveries, settings: Settings
 ) -> Callable[[faust.StreamT[bytes]], Awaitable[None]]:
-    normalizer = Normalizer(settings, deliveries.emit)
+    """An agent that hands each record's value to ``handle``, a batch at a time, and waits
+    for what ``deliveries`` sent to be acknowledged before the batch's records are."""
 
-    async def normalize(stream: faust.StreamT[bytes]) -> None:
-        async for batch in stream.take(batch_max, within=batch_wait_s):
+    async def agent(stream: faust.StreamT[bytes]) -> None:
+        batches = stream.take(settings.stream_batch_max, within=settings.stream_batch_wait_s)
+        async for batch in batches:
             for value in batch:
-                await normalizer.handle(value)
+                await handle(value)
             await deliveries.wait()
 
-    return normalize
+    return agent
 
 
 def _credentials(settings: Settings) -> Any:

@@ -80,10 +80,10 @@ class AlertEvaluator:
         table = WriteBehind(self.table, enter_partition)
         for key, value, partition, offset in records:
             table.enter(partition)
-            await self.evaluate(table, key, value, offset)
+            await self._evaluate(table, key, value, offset)
         table.flush(lambda key, deleted: 0)
 
-    async def evaluate(
+    async def _evaluate(
         self, table: MutableMapping[str, Any], key: str, value: bytes, offset: int
     ) -> None:
         """One series' window update -> its alert facts, if its alert changes state."""
