@@ -110,10 +110,10 @@ class Growth:
 
     process: str
     start: int  # first sample of the run
-    warm: float  # mean over the end of the warm-up
+    warm_mean: float  # over the end of the warm-up
     warm_peak: int
-    end: int  # peak over the end of the run
-    end_mean: float
+    end_mean: float  # over the end of the run
+    end_peak: int
     peak: int  # over the whole run, and the drain after it
     final: int  # the last sample (after the drain)
     samples: int
@@ -126,20 +126,20 @@ class Growth:
 
     @property
     def mean_growth(self) -> float:
-        return self.end_mean / self.warm - 1
+        return self.end_mean / self.warm_mean - 1
 
     @property
     def peak_growth(self) -> float:
-        return self.end / self.warm_peak - 1
+        return self.end_peak / self.warm_peak - 1
 
     def row(self) -> dict[str, object]:
         return {
             "process": self.process,
             "start_mib": round(self.start / MIB, 1),
-            "warm_mib": round(self.warm / MIB, 1),
+            "warm_mib": round(self.warm_mean / MIB, 1),
             "warm_peak_mib": round(self.warm_peak / MIB, 1),
             "end_mean_mib": round(self.end_mean / MIB, 1),
-            "end_mib": round(self.end / MIB, 1),
+            "end_mib": round(self.end_peak / MIB, 1),
             "max_mib": round(self.peak / MIB, 1),
             "final_mib": round(self.final / MIB, 1),
             "growth_pct": round(100 * self.growth, 2),
@@ -190,9 +190,9 @@ def growth(samples: list[Sample], process: str, t0: float, t1: float) -> Growth:
     return Growth(
         process,
         start=run[0].rss,
-        warm=fmean(s.rss for s in warm),
+        warm_mean=fmean(s.rss for s in warm),
         warm_peak=max(s.rss for s in warm),
-        end=max(s.rss for s in end),
+        end_peak=max(s.rss for s in end),
         end_mean=fmean(s.rss for s in end),
         peak=max(s.rss for s in mine if s.elapsed_s >= t0),
         final=mine[-1].rss,

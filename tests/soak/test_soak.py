@@ -202,8 +202,8 @@ def test_soak(
         if row.process in JUDGED and row.growth > MAX_GROWTH:
             problems.append(
                 f"{row.process}: RSS grew {100 * row.growth:.1f} % after warm-up"
-                f" (mean {row.warm / rss.MIB:.1f} -> {row.end_mean / rss.MIB:.1f} MiB,"
-                f" peak {row.warm_peak / rss.MIB:.1f} -> {row.end / rss.MIB:.1f} MiB)"
+                f" (mean {row.warm_mean / rss.MIB:.1f} -> {row.end_mean / rss.MIB:.1f} MiB,"
+                f" peak {row.warm_peak / rss.MIB:.1f} -> {row.end_peak / rss.MIB:.1f} MiB)"
             )
     try:
         assert_exact(books)
