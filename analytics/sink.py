@@ -35,6 +35,7 @@ from pydantic import ValidationError
 from analytics.compactor import CompactionPolicy, Compactor, CompactorThread
 from analytics.relations import RELATIONS, Relation
 from analytics.store import SegmentName, Store
+from smsradar.eventloop import use_uvloop
 from smsradar.heap import return_big_blocks_to_the_os
 from smsradar.kafka import client_options, ensure_topics, make_producer
 from smsradar.logs import loggable_reason
@@ -273,6 +274,7 @@ def sink_resources(settings: Settings) -> Iterator[Sink]:
 def run_sink(settings: Settings) -> None:
     """``smsradar sink``: run until SIGINT/SIGTERM, then flush, commit and stop."""
     return_big_blocks_to_the_os()
+    use_uvloop()
     with sink_resources(settings) as sink:
         asyncio.run(_run_until_signalled(sink))
 

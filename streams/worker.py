@@ -8,6 +8,7 @@ import logging
 import faust
 from aiokafka.errors import KafkaError
 
+from smsradar.eventloop import use_uvloop
 from smsradar.heap import return_big_blocks_to_the_os
 from smsradar.kafka import ensure_topics, raw_body_topic_config
 from smsradar.settings import Settings
@@ -50,6 +51,7 @@ async def create_topics(settings: Settings) -> None:
 
 def run_worker(settings: Settings) -> None:
     (settings.data_dir / "streams").mkdir(parents=True, exist_ok=True)
+    use_uvloop()  # before any loop is made: Faust's worker makes its own from the policy
     # Its own loop, left unset as the current one: Faust's worker makes its own after.
     loop = asyncio.new_event_loop()
     try:
