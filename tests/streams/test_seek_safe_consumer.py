@@ -20,7 +20,7 @@ from faust.types import TP, Message
 
 from smsradar.settings import Settings
 from streams.app import create_app
-from streams.consumer import SeekSafeConsumer
+from streams.consumer import FETCH_MAX_WAIT_MS, SeekSafeConsumer
 
 TOPIC = "smsradar.events"
 PARTITION = TP(TOPIC, 0)
@@ -159,3 +159,17 @@ def test_no_commit_passes_the_first_offset_of_a_partition_never_committed(
     assert consumer._new_offset(PARTITION) is None
     consumer._acked[PARTITION].insert(0, 0)
     assert consumer._new_offset(PARTITION) == 3
+
+
+def test_the_workers_fetches_wait_at_most_fetch_max_wait_ms(tmp_path: Path) -> None:
+    """Faust asks for 1,500 ms, which the embedded broker answers only when it is up."""
+
+    async def worker_fetch_wait_ms() -> int:
+        settings = Settings(_env_file=None, data_dir=tmp_path)  # type: ignore[call-arg]
+        app = create_app(settings)
+        thread: Any = app.consumer._new_consumer_thread()  # type: ignore[attr-defined]
+        aiokafka_consumer = thread._create_worker_consumer(app.transport)
+        wait_ms: int = aiokafka_consumer._fetch_max_wait_ms
+        return wait_ms
+
+    assert asyncio.run(worker_fetch_wait_ms()) == FETCH_MAX_WAIT_MS == 500
