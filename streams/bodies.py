@@ -11,12 +11,9 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import logging
 
 from smsradar.model import CanonicalEvent
 from smsradar.settings import Settings
-
-log = logging.getLogger("smsradar.streams")
 
 
 class BodyPolicy:
@@ -27,11 +24,6 @@ class BodyPolicy:
     @classmethod
     def of(cls, settings: Settings) -> BodyPolicy:
         key = settings.body_hash_key
-        if key is None:
-            log.info(
-                "SMSRADAR_BODY_HASH_KEY is not set: message texts are kept as their length"
-                " only, without a hash to find identical ones"
-            )
         return cls(key.get_secret_value().encode() if key else None, settings.store_message_bodies)
 
     def body_hash(self, text: str) -> str | None:

@@ -59,6 +59,11 @@ def run_worker(settings: Settings) -> None:
     finally:
         loop.close()
     return_big_blocks_to_the_os()
+    if settings.body_hash_key is None:
+        log.info(
+            "SMSRADAR_BODY_HASH_KEY is not set: message texts are kept as their length"
+            " only, without a hash to find identical ones"
+        )
     app = create_app(settings)
     worker = faust.Worker(
         app,
