@@ -1,4 +1,4 @@
-"""The event loop smsradar's long-running processes run on: uvloop where it is installed.
+"""The event loop the worker, the sink and the bench load generator run on: uvloop where installed.
 
 The stream worker and the sink spend much of their CPU in the event loop itself (Faust and
 aiokafka schedule several callbacks per record); uvloop runs the same asyncio programs with

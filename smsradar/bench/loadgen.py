@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import signal
 import sys
 import time
@@ -28,6 +27,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import orjson
+
+from smsradar.eventloop import use_uvloop
 
 STATUS_MESSAGES = {1: "pending", 3: "queued", 6: "sent", 7: "delivered"}
 
@@ -256,10 +257,7 @@ def _main(argv: list[str] | None = None) -> None:
         mode.add_argument("--out", help="write the JSON result here instead of stdout")
     args = parser.parse_args(argv)
 
-    with contextlib.suppress(ImportError):
-        import uvloop
-
-        uvloop.install()
+    use_uvloop()
     # SIGTERM ends the process like Ctrl-C, so asyncio.run unwinds and sockets close.
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     output: dict[str, Any]
