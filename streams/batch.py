@@ -13,7 +13,7 @@ prefix a crash leaves recoverable (see ``streams.join``).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, MutableMapping
+from collections.abc import Callable, Iterator, Mapping, MutableMapping
 from typing import Any
 
 from pydantic import BaseModel
@@ -77,18 +77,33 @@ class WriteBehind(MutableMapping[str, Any]):
     def __len__(self) -> int:
         raise TypeError("a write-behind table is not sized")
 
-    def flush(self, rank: Callable[[str, bool], int]) -> None:
-        """Write the held-back changes to the table, partition by partition."""
-        by_partition: dict[int, list[tuple[str, Any]]] = {}
+    def flush(
+        self,
+        rank: Callable[[str, bool], int],
+        bracket: Mapping[int, tuple[str, Any]] | None = None,
+    ) -> None:
+        """Write the held-back changes to the table, partition by partition.
+
+        ``bracket[p] = (key, value)``: ``value`` is written to ``key`` before partition
+        ``p``'s changes and ``key`` deleted after them, so a crash that keeps a prefix of
+        them leaves ``value`` in the table (``streams.join`` journals a batch this way).
+        """
+        bracket = bracket or {}
+        by_partition: dict[int, list[tuple[str, Any]]] = {p: [] for p in bracket}
         for key, (partition, value) in self._written.items():
             by_partition.setdefault(partition, []).append((key, value))
         for partition, writes in by_partition.items():
             self.enter(partition)
+            if partition in bracket:
+                journal_key, journal = bracket[partition]
+                self.table[journal_key] = journal
             for key, value in sorted(writes, key=lambda w: rank(w[0], w[1] is _DELETED)):
                 if value is _DELETED:
                     self.table.pop(key, None)
                 else:
                     self.table[key] = value
+            if partition in bracket:
+                self.table.pop(journal_key, None)
         self._written.clear()
 
 

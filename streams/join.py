@@ -7,6 +7,7 @@ worker, holding
     "inbound|<provider>:<id>"       first arrival of an inbound message
     "window|<partition>|<epoch>"    windows.WindowRecord of one failure-rate window
     "watermark|<partition>"         newest outcome window of the partition and its live windows
+    "journal|<partition>"           messages of a batch whose window writes may be unfinished
 
 One table, because Faust writes every change made while processing an event to the
 changelog partition of that event, in order; a crash therefore keeps a *prefix* of an
@@ -33,6 +34,14 @@ dropped, the watermark, window records. A message's ``pending`` holds the window
 of *all* its events in the batch, each tagged with its event id, so whichever prefix of
 the batch's writes survives a crash, replaying the batch's events (from the committed
 offset, in any new batching) finishes exactly the window writes that were lost.
+
+That holds as long as the replayed event reaches its windows before any newer change
+does. Nothing orders a replay before new events, though: after a restart Faust can hand
+over a later record first (see above). So a batch journals its messages: before its
+writes to a partition it writes ``journal|<partition>``, the keys of the messages whose
+window changes it applies, and deletes it after them. A journal found in the table means
+a crash cut a batch short; the next batch of that partition first finishes those
+messages' pending changes, before any new change can be numbered above them.
 """
 
 from __future__ import annotations
@@ -95,6 +104,10 @@ def _write_rank(key: str, deleted: bool) -> int:
     return 0
 
 
+def _journal_key(partition: int) -> str:
+    return f"journal|{partition}"
+
+
 def _stay(partition: int) -> None:
     """Table writes need no partition context (a plain dict in tests)."""
 
@@ -107,6 +120,19 @@ class _Batch:
     # re-applied before the first such write (the write must keep them pending)
     written: set[str] = field(default_factory=set)
     carried: dict[str, list[PendingChange]] = field(default_factory=dict)
+    # per partition: messages whose window changes this batch applies (the journal), and
+    # whether the journal a crashed batch left has been looked for
+    journal: dict[int, set[str]] = field(default_factory=dict)
+    recovered: set[int] = field(default_factory=set)
+
+    def carry(self, key: str, pending: list[PendingChange]) -> None:
+        """Keep ``pending`` in the message's next state write: this batch applies them."""
+        if key not in self.written:
+            carried = self.carried.setdefault(key, [])
+            carried += [change for change in pending if change not in carried]
+
+    def journal_for(self, partition: int) -> set[str]:
+        return self.journal.setdefault(partition, set())
 
 
 @dataclass
@@ -126,6 +152,10 @@ class StoredMessage:
     def from_json(cls, data: dict[str, Any] | None, event: CanonicalEvent) -> StoredMessage:
         if data is None:
             return cls(MessageState(event.provider, event.message_id))
+        return cls.stored(data)
+
+    @classmethod
+    def stored(cls, data: dict[str, Any]) -> StoredMessage:
         return cls(
             MessageState.from_json(data),
             _pending_from_json(data),
@@ -207,12 +237,41 @@ class MessageJoiner:
         batch = _Batch(WriteBehind(self.table, enter_partition))
         for event, partition, offset in events:
             batch.table.enter(partition)
+            if partition not in batch.recovered:
+                self._finish_interrupted_batch(batch, partition)
             if event.direction is Direction.INBOUND:
                 self._apply_inbound(batch, event)
             else:
                 self._apply_outbound(batch, event, partition, offset)
-        batch.table.flush(_write_rank)
+        journals = {
+            partition: (_journal_key(partition), sorted(keys))
+            for partition, keys in batch.journal.items()
+        }
+        batch.table.flush(_write_rank, journals)
         await batch.facts.emit_to(self.emit)
+
+    def _finish_interrupted_batch(self, batch: _Batch, partition: int) -> None:
+        """Finish the window changes of a batch a crash cut short (its journal is left)."""
+        batch.recovered.add(partition)
+        keys: list[str] = batch.table.get(_journal_key(partition)) or []
+        if not keys:
+            return
+        journal = batch.journal_for(partition)  # written, then deleted: the left one with it
+        log.info(
+            "finishing the window writes of a batch cut short",
+            extra={"partition": partition, "messages": len(keys)},
+        )
+        unfinished: list[tuple[PendingChange, str]] = []
+        for key in keys:
+            data = batch.table.get(key)
+            if data is not None:  # else its state write was cut too: its events are replayed
+                unfinished += [(change, key) for change in StoredMessage.stored(data).pending]
+        # in the order they were numbered: a window takes a change numbered above its last
+        unfinished.sort(key=lambda item: (item[0].sequence, item[0].index))
+        for change, key in unfinished:
+            if self._update_windows(batch, [change], partition):
+                batch.carry(key, [change])
+                journal.add(key)
 
     def _apply_inbound(self, batch: _Batch, event: CanonicalEvent) -> None:
         key = f"inbound|{event.message_key}"
@@ -262,8 +321,8 @@ class MessageJoiner:
             # message (a crash may have cut them), and re-send the facts of every window the
             # message ever touched, as the lost original fact writes may have been any of them.
             replayed = [p for p in stored.pending if p.event_id == event.event_id]
-            if key not in batch.written:
-                batch.carried.setdefault(key, []).extend(replayed)
+            batch.carry(key, replayed)
+            batch.journal_for(partition).add(key)
             fact = state.fact(self.phone)
             self._update_windows(batch, replayed, partition)
             replayed_changes = {p.change for p in replayed}
@@ -287,6 +346,7 @@ class MessageJoiner:
             stored.pending += changes
             stored.windows += [c for c, sign in moved if sign and c not in stored.windows]
             batch.table[key] = stored.to_json()
+            batch.journal_for(partition).add(key)
             self._update_windows(batch, changes, partition)
         self._emit_status_event(batch, event, state.events[event.event_id])
         batch.facts.put(self.topics.messages, key, fact)
@@ -330,9 +390,13 @@ class MessageJoiner:
     def _window_key(change: windows.Contribution, partition: int) -> str:
         return f"window|{partition}|{int(change.window_start.timestamp())}"
 
-    def _update_windows(self, batch: _Batch, changes: list[PendingChange], partition: int) -> None:
-        """Apply the changes their windows do not have yet, and emit those windows' facts."""
+    def _update_windows(
+        self, batch: _Batch, changes: list[PendingChange], partition: int
+    ) -> list[PendingChange]:
+        """Apply the changes their windows do not have yet, and emit those windows' facts;
+        returns the changes applied."""
         table = batch.table
+        applied: list[PendingChange] = []
         for pending in changes:
             change, sign = pending.change, pending.sign
             epoch = int(change.window_start.timestamp())
@@ -355,10 +419,12 @@ class MessageJoiner:
                 windows.apply(record.counts, change, sign)
                 record.applied = number
                 table[window_key] = record.to_json()
+                applied.append(pending)
             else:
                 assert stored is not None  # an absent window (applied (-1, -1)) takes any change
                 record = windows.WindowRecord.read_only(stored)
             self._put_window_facts(batch, record, change, partition)
+        return applied
 
     def _emit_window_facts(
         self, batch: _Batch, contributions: list[windows.Contribution], partition: int
