@@ -1,13 +1,16 @@
-"""The Faust app: normalize each webhook topic, then join every message's events.
+"""The Faust app: normalize the webhooks and join every message's events, in one stage.
 
-    webhook topics --normalize--> events topic (key provider:message_id) --join--> fact topics
+    webhook topics --normalize, join--> fact topics
+                   └-(a record not keyed by its message)-> events topic --join--┘
 
-The receiver already keys webhook records by message, and the events topic has the same
-partition count, so the normalize stage re-keys by the same key and a message's events
-meet on one partition of one worker. Table changelogs are written to the partition of
-the event being processed, so a worker that takes over a partition takes over its state.
+The receiver keys webhook records by message, and the webhook topics and the events
+topic have the same partition count, so a record's events are joined on the partition
+it was read from (``streams.webhook_join``); the events topic carries only the events
+of records keyed otherwise, re-keyed. A message's events meet on one partition of one
+worker either way. Table changelogs are written to the partition of the event being
+processed, so a worker that takes over a partition takes over its state.
 
-Both stages, and the alerting stages after the join (route, evaluate), take records in
+The join stages, and the alerting stages after them (route, evaluate), take records in
 batches (``stream_batch_max`` records or ``stream_batch_wait_s`` seconds, whichever comes
 first) and send their output straight to the producer; a batch waits until the broker has
 acknowledged everything it sent before its records are acknowledged, so a committed offset
@@ -34,6 +37,7 @@ from streams.consumer import SeekSafeConsumer
 from streams.join import MessageJoiner
 from streams.normalize import Normalizer
 from streams.topics import Topics
+from streams.webhook_join import WebhookJoin, WebhookRecord
 
 log = logging.getLogger("smsradar.streams")
 
@@ -115,24 +119,35 @@ def create_app(settings: Settings) -> faust.App:
     sinks[topics.deadletter] = app.topic(topics.deadletter, partitions=partitions, internal=True)
 
     batch_max, batch_wait_s = settings.stream_batch_max, settings.stream_batch_wait_s
-    for name in webhook_topic_names(settings):
-        source = app.topic(name, partitions=partitions, internal=True)
-        deliveries = Deliveries(app)
-        normalizer = Normalizer(settings, deliveries.emit)
-        app.agent(source, name=f"normalize:{name}")(
-            _values_in_batches(normalizer.handle, deliveries, settings)
-        )
+    join_state = _table(app, "join-state")
+    webhooks = app.topic(*webhook_topic_names(settings), partitions=partitions, internal=True)
+    webhook_deliveries = Deliveries(app)
+    webhook_join = WebhookJoin(
+        Normalizer(settings, webhook_deliveries.emit),
+        MessageJoiner(settings, join_state, webhook_deliveries.emit),
+        partitions,
+    )
 
-    join_deliveries = Deliveries(app)
-    joiner = MessageJoiner(settings, _table(app, "join-state"), join_deliveries.emit)
-
-    @app.agent(sinks[topics.events], name="join")
+    @app.agent(webhooks, name="join")
     async def join(stream: faust.StreamT[bytes]) -> None:
         assert isinstance(stream, faust.Stream)  # take_events is not on the StreamT protocol
         async for batch in stream.take_events(batch_max, within=batch_wait_s):
+            records = [
+                WebhookRecord(e.key, e.value, e.message.partition, e.message.offset) for e in batch
+            ]
+            await webhook_join.handle_batch(records, _partition_entry(stream, batch))
+            await webhook_deliveries.wait()
+
+    rekeyed_deliveries = Deliveries(app)
+    rekeyed_joiner = MessageJoiner(settings, join_state, rekeyed_deliveries.emit)
+
+    @app.agent(sinks[topics.events], name="join-rekeyed")
+    async def join_rekeyed(stream: faust.StreamT[bytes]) -> None:
+        assert isinstance(stream, faust.Stream)
+        async for batch in stream.take_events(batch_max, within=batch_wait_s):
             records = [(e.value, e.message.partition, e.message.offset) for e in batch]
-            await joiner.handle_batch(records, _partition_entry(stream, batch))
-            await join_deliveries.wait()
+            await rekeyed_joiner.handle_batch(records, _partition_entry(stream, batch))
+            await rekeyed_deliveries.wait()
 
     _add_alerting(app, settings, topics, sinks)
     return app

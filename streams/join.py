@@ -1,4 +1,4 @@
-"""Stage 2: canonical events -> per-message state -> facts.
+"""The join: canonical events -> per-message state -> facts.
 
 Free of Faust so it can be tested with a plain dict: ``table`` is one Faust table in the
 worker, holding
@@ -20,7 +20,9 @@ Whether an event was applied is read from the message state (its event ids), nev
 offsets: Faust does not always hand a partition's records over in offset order (around
 a rebalance a prefetched later record can come first, and the earlier ones after it), so
 "at or below the last applied offset" would mistake an unseen event for a replay and
-lose it. Change numbers only have to grow in the order changes are written to a window.
+lose it. A partition's events are read from several topics besides (every webhook
+topic, and the events topic: ``streams.webhook_join``), in any interleaving. Change
+numbers only have to grow in the order changes are written to a window.
 
 Every processed event re-emits the current facts it touches, even when it changed
 nothing (a duplicate): a worker that crashed after its table write but before its fact
@@ -36,8 +38,8 @@ the batch's writes survives a crash, replaying the batch's events (from the comm
 offset, in any new batching) finishes exactly the window writes that were lost.
 
 That holds as long as the replayed event reaches its windows before any newer change
-does. Nothing orders a replay before new events, though: after a restart Faust can hand
-over a later record first (see above). So a batch journals its messages: before its
+does. Nothing orders a replay before new events, though: after a restart a later record,
+or one of another topic, can come first (see above). So a batch journals its messages: before its
 writes to a partition it writes ``journal|<partition>``, the keys of the messages whose
 window changes it applies, and deletes it after them. A journal found in the table means
 a crash cut a batch short; the next batch of that partition first finishes those
@@ -195,10 +197,6 @@ class MessageJoiner:
         self.lateness_s = settings.failure_window_lateness_s
         self.processed = 0
         self.late_outcomes = 0
-        # Highest events-topic offset joined, per partition: an unseen event below it was
-        # read out of offset order (logged, as evidence of the case the join must survive).
-        self.highest_offset: dict[int, int] = {}
-        self.read_out_of_order = 0
 
     async def handle_batch(
         self,
@@ -330,7 +328,6 @@ class MessageJoiner:
                 batch, [c for c in stored.windows if c not in replayed_changes], partition
             )
         else:
-            self._note_order(partition, offset)
             before = self._contribution(state) if state.events else None
             state.add(event)
             fact = state.fact(self.phone)
@@ -351,16 +348,6 @@ class MessageJoiner:
         self._emit_status_event(batch, event, state.events[event.event_id])
         batch.facts.put(self.topics.messages, key, fact)
 
-    def _note_order(self, partition: int, offset: int) -> None:
-        highest = self.highest_offset.get(partition, -1)
-        if offset < highest:
-            self.read_out_of_order += 1
-            log.info(
-                "new event read after a later one of its partition (out of offset order)",
-                extra={"partition": partition, "offset": offset, "highest": highest},
-            )
-        self.highest_offset[partition] = max(highest, offset)
-
     def _next_sequence(
         self,
         table: MutableMapping[str, Any],
@@ -369,8 +356,8 @@ class MessageJoiner:
         offset: int,
     ) -> int:
         """A number for the changes of a new event, above every change applied to their
-        windows: the event's offset, unless an event read out of offset order already
-        numbered a change there higher."""
+        windows: the event's offset, unless an event read out of offset order, or from
+        another topic, already numbered a change there higher."""
         applied = [
             windows.WindowRecord.applied_of(table.get(self._window_key(change, partition)))
             for change, sign in moved

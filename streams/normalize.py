@@ -38,17 +38,25 @@ class Normalizer:
 
     async def handle(self, raw: bytes) -> None:
         """Publish the record's canonical events; never raises for bad data."""
+        for event in await self.events_of(raw):
+            await self.publish(event)
+
+    async def events_of(self, raw: bytes) -> list[CanonicalEvent]:
+        """The record's canonical events; none if it is dead-lettered (never raises)."""
         try:
             events = self.normalize(raw)
         except (ValueError, ValidationError, KeyError, TypeError) as exc:
             self.dead_lettered += 1
             await dead_letter(self.emit, self.topics, "normalize", raw, exc)
-            return
-        for event in events:
-            await self.emit(
-                self.topics.events, event.message_key, event.model_dump_json().encode(), None
-            )
+            return []
         self.normalized += 1
+        return events
+
+    async def publish(self, event: CanonicalEvent) -> None:
+        """Send an event to the events topic, keyed by its message."""
+        await self.emit(
+            self.topics.events, event.message_key, event.model_dump_json().encode(), None
+        )
 
     def normalize(self, raw: bytes) -> list[CanonicalEvent]:
         envelope = WebhookEnvelope.model_validate_json(raw)

@@ -8,14 +8,19 @@ from __future__ import annotations
 
 import asyncio
 import signal
+import time
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import httpx
 import orjson
 import pytest
 
 from smsradar import simulator
+from smsradar.bench.loadgen import status_body
+from smsradar.kafka import make_producer
+from smsradar.settings import Settings
 from smsradar.simulator import SimulationResult
 from tests.conftest import RunningReceiver, WorkerFactory
 from tests.support.brokers import BrokerUnderTest
@@ -30,6 +35,8 @@ from tests.support.facts import (
 from tests.support.kafka import read_topics
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+JSON = {"Content-Type": "application/json"}
 
 
 def simulate(
@@ -63,7 +70,48 @@ def test_facts_match_the_ground_truth(
     assert len(windows) >= 3  # the accelerated clock spread outcomes over several windows
     # one status-event fact per distinct event
     assert len(facts.status_events) == sum(m.events for m in result.messages) + len(result.inbound)
+    # the receiver keys every record by its message: each was joined where it was read
+    assert read_topics(broker.bootstrap, [receiver.settings.events_topic]) == []
     assert worker.stop(signal.SIGINT) == 0, worker.output()
+
+
+def test_a_record_not_keyed_by_its_message_is_rekeyed_and_joined(
+    receiver: RunningReceiver, broker: BrokerUnderTest, start_worker: WorkerFactory
+) -> None:
+    worker = start_worker(broker.bootstrap)
+    settings = receiver.settings
+    route = receiver.route("/webhooks/smsgateway24/status")
+    assert httpx.post(route, content=status_body("rekeyed", 1), headers=JSON).status_code == 202
+    # the delivery report written by another producer, without a key
+    envelope = {
+        "provider": "smsgateway24",
+        "kind": "status",
+        "request_id": "written-by-hand",
+        "index": 0,
+        "received_at": datetime.now(UTC).isoformat(),
+        "payload": orjson.loads(status_body("rekeyed", 7)),
+    }
+    asyncio.run(_produce(settings, settings.webhook_topic("smsgateway24", "status"), envelope))
+
+    deadline = time.monotonic() + 60
+    while (fact := read_facts(settings).messages.get("smsgateway24:rekeyed")) is None or (
+        fact["status"] != "delivered"
+    ):
+        assert time.monotonic() < deadline, f"not joined in 60 s: {fact}"
+        time.sleep(0.5)
+    assert fact["events"] == 2, fact
+    rekeyed = read_topics(broker.bootstrap, [settings.events_topic])
+    assert [record.key for record in rekeyed] == [b"smsgateway24:rekeyed"]
+    assert worker.stop(signal.SIGINT) == 0, worker.output()
+
+
+async def _produce(settings: Settings, topic: str, value: dict[str, Any]) -> None:
+    producer = make_producer(settings, enable_idempotence=False)  # as the embedded broker needs
+    await producer.start()
+    try:
+        await producer.send_and_wait(topic, orjson.dumps(value), key=None)
+    finally:
+        await producer.stop()
 
 
 def test_two_workers_in_one_group_give_the_facts_of_one(
@@ -87,8 +135,8 @@ def trace_lost_events(
     receiver: RunningReceiver, broker: BrokerUnderTest, result: SimulationResult
 ) -> str:
     """Where the events of the messages that came out wrong were lost: for each, its event
-    count in the truth, its events on the events topic (normalize's output, with partition
-    and offset) and in the status_events facts (the join's output)."""
+    count in the truth, its events on the events topic (re-keyed ones, with partition and
+    offset) and in the status_events facts (the join's output)."""
     want = expected_messages(result.messages)
     truths = {f"{m.provider}:{m.message_id}": m for m in result.messages}
     facts = read_facts(receiver.settings)
