@@ -117,7 +117,10 @@ class KafkaPublisher:
                     await producer.send(r.topic, r.value, key=r.key, headers=r.headers)
                     for r in records
                 ]
-                await asyncio.gather(*sends)
+                # One by one: a produce request acknowledges its records together, and
+                # gather() would add a future and a callback per request to the wait.
+                for delivery in sends:
+                    await delivery
         except (TimeoutError, KafkaError) as exc:
             self._topics_checked = False
             raise PublishUnavailable(f"broker did not acknowledge: {exc!r}") from exc
