@@ -64,11 +64,18 @@ def run_worker(settings: Settings) -> None:
             "SMSRADAR_BODY_HASH_KEY is not set: message texts are kept as their length"
             " only, without a hash to find identical ones"
         )
-    app = create_app(settings)
+    faust_worker(create_app(settings), settings).execute_from_commandline()
+
+
+def faust_worker(app: faust.App, settings: Settings) -> faust.Worker:
     worker = faust.Worker(
         app,
         loglevel=settings.log_level.lower(),
         quiet=True,
         redirect_stdouts=False,
     )
-    worker.execute_from_commandline()
+    # Without Faust's terminal spinner, which at a log level of WARNING or above sets the
+    # root logger to DEBUG so that it spins on every record: each debug line of Faust and
+    # aiokafka was then built (one per changelog write, 3.5 % of the worker's CPU).
+    worker.spinner = None
+    return worker

@@ -1,0 +1,21 @@
+"""At a log level of WARNING the worker's root logger stays at WARNING: Faust's terminal
+spinner would lower it to DEBUG, and every debug line of Faust would then be built."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from smsradar.settings import Settings
+from streams.app import create_app
+from streams.worker import faust_worker
+
+
+def test_the_root_logger_keeps_the_configured_level(tmp_path: Path) -> None:
+    settings = Settings(_env_file=None, log_level="WARNING", data_dir=tmp_path)  # type: ignore[call-arg]
+    worker = faust_worker(create_app(settings), settings)
+    logger = logging.Logger("root-under-test", logging.WARNING)
+    logger.addHandler(logging.StreamHandler())
+    worker.on_setup_root_logger(logger, logging.WARNING)  # as Faust does when it starts
+    assert logger.level == logging.WARNING
+    assert len(logger.handlers) == 1
