@@ -13,6 +13,7 @@ value keeps those blocks mapped, so freeing them gives the memory back.
 from __future__ import annotations
 
 import ctypes
+import gc
 import platform
 
 M_MMAP_THRESHOLD = -3  # mallopt's parameter number (malloc.h)
@@ -25,3 +26,20 @@ def return_big_blocks_to_the_os() -> None:
         return
     if not ctypes.CDLL(None).mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES):
         raise OSError("glibc refused mallopt(M_MMAP_THRESHOLD)")
+
+
+# Allocations between young-generation collections (CPython's default: 700), and how many
+# of those before each older generation is collected (defaults 10 and 10).
+GC_THRESHOLDS = (100_000, 50, 1000)
+
+
+def collect_garbage_less_often() -> None:
+    """Raise the garbage collector's thresholds for a process that allocates per record.
+
+    The stream worker allocates several container objects per record (futures, events,
+    dicts) that mostly die young without cycles; at CPython's default a young collection
+    ran every 700 allocations, and the full ones walked the worker's whole heap. Measured in
+    the pipeline bench: collections took 4.0 s of a 45 s run at the defaults and 0.2 s with
+    these (before the worker's stages were fused); after, 2,850 -> 3,098 and 3,436 events/s.
+    """
+    gc.set_threshold(*GC_THRESHOLDS)

@@ -9,7 +9,7 @@ import faust
 from aiokafka.errors import KafkaError
 
 from smsradar.eventloop import use_uvloop
-from smsradar.heap import return_big_blocks_to_the_os
+from smsradar.heap import collect_garbage_less_often, return_big_blocks_to_the_os
 from smsradar.kafka import ensure_topics, raw_body_topic_config
 from smsradar.settings import Settings
 from streams.app import create_app, webhook_topic_names
@@ -59,6 +59,7 @@ def run_worker(settings: Settings) -> None:
     finally:
         loop.close()
     return_big_blocks_to_the_os()
+    collect_garbage_less_often()
     if settings.body_hash_key is None:
         log.info(
             "SMSRADAR_BODY_HASH_KEY is not set: message texts are kept as their length"
