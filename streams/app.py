@@ -37,7 +37,7 @@ from streams.consumer import SeekSafeConsumer
 from streams.join import MessageJoiner
 from streams.normalize import Normalizer
 from streams.topics import Topics
-from streams.webhook_join import WebhookJoin, WebhookRecord
+from streams.webhook_join import WebhookJoin, WebhookRecord, keyed_partition
 
 log = logging.getLogger("smsradar.streams")
 
@@ -219,33 +219,62 @@ def _table(app: _App, name: str) -> Any:
 
 
 class Deliveries:
-    """One batched stage's output: sent on the producer, acknowledgements awaited per batch.
+    """One batched stage's output: held until the stage's batch ends, then sent and awaited.
 
-    The producer itself, not Topic.send: Faust's per-record bookkeeping was the largest
-    cost per event. Each stage has its own, so a batch waits for exactly what it sent.
+    Straight to aiokafka, a partition batch at a time (its batch API: one future per
+    batch of records rather than one per record), not through Topic.send: Faust's and
+    aiokafka's per-record bookkeeping was the largest cost per event. Each stage has its
+    own, so a batch waits for exactly what it sent.
     """
 
     def __init__(self, app: faust.App) -> None:
         self._app = app
-        self._pending: list[Awaitable[Any]] = []
+        self._outgoing: dict[str, list[tuple[bytes, bytes, list[tuple[str, bytes]]]]] = {}
 
     async def emit(
         self, topic: str, key: str, value: bytes, headers: dict[str, bytes] | None
     ) -> None:
-        delivery = await self._app.producer.send(
-            topic, key.encode(), value, partition=None, timestamp=None, headers=headers
-        )
-        self._pending.append(delivery)
+        records = self._outgoing.setdefault(topic, [])
+        records.append((key.encode(), value, list(headers.items()) if headers else []))
 
     async def wait(self) -> None:
-        """Until everything sent so far is acknowledged; raises if a send failed, which
-        stops the worker before the batch's offsets are committed (it is replayed)."""
-        pending, self._pending = self._pending, []
-        # One by one rather than gather(), which schedules a callback per record: records
-        # are acknowledged a produce request at a time, so once the first of a request's
-        # futures is done the others are too, and awaiting a done future costs nothing.
-        for delivery in pending:
+        """Send everything emitted so far and wait until the broker has acknowledged it;
+        raises if a send failed, which stops the worker before the batch's offsets are
+        committed (it is replayed)."""
+        outgoing, self._outgoing = self._outgoing, {}
+        producer = self._app.producer._ensure_producer()  # type: ignore[attr-defined]
+        sent: list[Awaitable[Any]] = []
+        for topic, records in outgoing.items():
+            partitions = len(await producer.client._wait_on_metadata(topic))
+            by_partition: dict[int, list[tuple[bytes, bytes, list[tuple[str, bytes]]]]] = {}
+            for record in records:
+                by_partition.setdefault(keyed_partition(record[0], partitions), []).append(record)
+            for partition, partition_records in by_partition.items():
+                sent += await _send_batches(producer, topic, partition, partition_records)
+        # Records are acknowledged a produce request at a time: once the first future of a
+        # request is done the others are too, and awaiting a done future costs nothing.
+        for delivery in sent:
             await delivery
+
+
+async def _send_batches(
+    producer: Any,
+    topic: str,
+    partition: int,
+    records: list[tuple[bytes, bytes, list[tuple[str, bytes]]]],
+) -> list[Awaitable[Any]]:
+    """Send records to one partition in as few producer batches as fit; their futures."""
+    sent: list[Awaitable[Any]] = []
+    batch = producer.create_batch()
+    for key, value, headers in records:
+        if batch.append(key=key, value=value, timestamp=None, headers=headers) is None:
+            sent.append(await producer.send_batch(batch, topic, partition=partition))
+            batch = producer.create_batch()
+            # an empty batch takes any one record; the broker judges its size
+            batch.append(key=key, value=value, timestamp=None, headers=headers)
+    if batch.record_count():
+        sent.append(await producer.send_batch(batch, topic, partition=partition))
+    return sent
 
 
 def _partition_entry(

@@ -262,7 +262,10 @@ def test_a_crash_then_later_records_read_first_gives_the_uncrashed_result(
     cut_event = uncrashed.writes[surviving][0] if surviving < len(uncrashed.writes) else len(events)
     committed = data.draw(st.integers(0, cut_event), label="committed offset")
     later = list(range(committed, len(events)))
-    read_ahead = data.draw(st.lists(st.sampled_from(later), unique=True), label="read ahead")
+    read_ahead = data.draw(
+        st.lists(st.sampled_from(later), unique=True) if later else st.just([]),
+        label="read ahead",
+    )
 
     downstream = _replay({}, events[:committed], 0)
     batches = [read_ahead] if read_ahead else []
