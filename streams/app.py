@@ -270,8 +270,10 @@ async def _send_batches(
         if batch.append(key=key, value=value, timestamp=None, headers=headers) is None:
             sent.append(await producer.send_batch(batch, topic, partition=partition))
             batch = producer.create_batch()
-            # an empty batch takes any one record; the broker judges its size
-            batch.append(key=key, value=value, timestamp=None, headers=headers)
+            # an empty batch takes any one record (the broker judges its size): a refusal
+            # here would lose the record, so it stops the stage instead
+            if batch.append(key=key, value=value, timestamp=None, headers=headers) is None:
+                raise RuntimeError(f"an empty producer batch refused a record for {topic}")
     if batch.record_count():
         sent.append(await producer.send_batch(batch, topic, partition=partition))
     return sent
