@@ -320,7 +320,6 @@ class MessageJoiner:
             # message ever touched, as the lost original fact writes may have been any of them.
             replayed = [p for p in stored.pending if p.event_id == event.event_id]
             batch.carry(key, replayed)
-            batch.journal_for(partition).add(key)
             fact = state.fact(self.phone)
             self._update_windows(batch, replayed, partition)
             replayed_changes = {p.change for p in replayed}
@@ -343,8 +342,8 @@ class MessageJoiner:
             stored.pending += changes
             stored.windows += [c for c, sign in moved if sign and c not in stored.windows]
             batch.table[key] = stored.to_json()
-            batch.journal_for(partition).add(key)
             self._update_windows(batch, changes, partition)
+        batch.journal_for(partition).add(key)
         self._emit_status_event(batch, event, state.events[event.event_id])
         batch.facts.put(self.topics.messages, key, fact)
 

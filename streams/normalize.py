@@ -36,11 +36,6 @@ class Normalizer:
         self.normalized = 0
         self.dead_lettered = 0
 
-    async def handle(self, raw: bytes) -> None:
-        """Publish the record's canonical events; never raises for bad data."""
-        for event in await self.events_of(raw):
-            await self.publish(event)
-
     async def events_of(self, raw: bytes) -> list[CanonicalEvent]:
         """The record's canonical events; none if it is dead-lettered (never raises)."""
         try:

@@ -259,7 +259,8 @@ def _store_rows(settings: Settings) -> dict[str, list[tuple[Any, ...]]]:
     async def run() -> None:
         normalizer = Normalizer(settings, to_joiner)
         for raw in webhooks:
-            await normalizer.handle(raw)
+            for event in await normalizer.events_of(raw):
+                await normalizer.publish(event)
         assert normalizer.dead_lettered == 0
         for offset, value in enumerate(events):
             await joiner.handle(value, partition=0, offset=offset)

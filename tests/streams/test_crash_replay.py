@@ -102,22 +102,8 @@ def _replay_batches(
     events: list[CanonicalEvent],
     batches: list[tuple[int, int]],
 ) -> dict[tuple[str, str], Any]:
-    facts: dict[tuple[str, str], Any] = {}
-
-    async def emit(topic: str, key: str, value: bytes, headers: Any) -> None:
-        facts[(topic, key)] = orjson.loads(value)
-
-    joiner = MessageJoiner(Settings(), table, emit)
-
-    async def run() -> None:
-        for start, stop in batches:
-            if isinstance(table, RecordingTable):
-                table.offset = start  # a batch's writes are lost or kept from its first event
-            batch = [(events[offset], 0, offset) for offset in range(start, stop)]
-            await joiner.apply_batch(batch)
-
-    asyncio.run(run())
-    return facts
+    """Join the events of each [start, stop) offset range, batch after batch."""
+    return _join_in_order(table, events, [list(range(start, stop)) for start, stop in batches])
 
 
 def _copy(table: dict[str, Any]) -> dict[str, Any]:
@@ -221,6 +207,8 @@ def _join_in_order(
 
     async def run() -> None:
         for offsets in batches:
+            if isinstance(table, RecordingTable) and offsets:
+                table.offset = offsets[0]  # a batch's writes are lost or kept from its first event
             await joiner.apply_batch([(events[offset], 0, offset) for offset in offsets])
 
     asyncio.run(run())
