@@ -5,7 +5,8 @@ of its own, as Faust's recovery runs it; aiokafka's side of the seek is scripted
 kill -9 fault test and the two-worker test cover the whole on real brokers). The log
 records what aiokafka was asked and when: a seek must reach aiokafka only after the batch
 in Faust's hands was given up, and every record from the sought position must be handed
-over after it.
+over after it. Each scenario runs with both hand-overs: raced against a suspension of
+the flow in tasks of their own (Faust's), and direct, when it cannot wait.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import pytest
 from aiokafka.structs import ConsumerRecord
 from faust.types import TP, Message
 
@@ -45,6 +47,8 @@ class Scenario:
     committed: int | None = COMMITTED
     seek_at: tuple[str, int] | None = None  # ("handed", offset) or ("fetched", first offset)
     log: list[str] = field(default_factory=list)
+    hand_over: str = "raced"  # or "direct": the flow control resumed
+    hand_overs_ran_in: set[str] = field(default_factory=set)  # the tasks' coroutines
     seeks: list[asyncio.Task[None]] = field(default_factory=list)  # kept from the GC
 
     def handed_after_seek(self) -> list[int]:
@@ -75,6 +79,9 @@ class Scenario:
 
         async def on_record(message: Message) -> None:
             self.log.append(f"handed {message.offset}")
+            task = asyncio.current_task()
+            assert task is not None
+            self.hand_overs_ran_in.add(task.get_coro().__name__)  # type: ignore[union-attr]
             if self.seek_at == ("handed", message.offset) and "seek" not in self.log:
                 await self._seek_in_its_own_task()  # while this record is in flight
 
@@ -97,24 +104,39 @@ class Scenario:
         await asyncio.wait_for(consumer._drain_messages(Fetcher()), 10)
 
 
+@pytest.fixture(params=["raced", "direct"])
+def hand_over(request: pytest.FixtureRequest) -> str:
+    param: str = request.param
+    return param
+
+
 def _run(tmp_path: Path, **scenario: Any) -> Scenario:
     async def run() -> Scenario:
         # Faust binds the app to the loop it is made in
         app = create_app(Settings(_env_file=None, data_dir=tmp_path))  # type: ignore[call-arg]
         assert isinstance(app.consumer, SeekSafeConsumer)
         ran = Scenario(app.consumer, **scenario)
+        if ran.hand_over == "direct":
+            # Faust's flow control starts suspended: every hand-over waits until it resumes
+            app.flow_control.resume()
         await ran.run()
+        # a direct hand-over runs in the drain loop's task, a raced one in a task of its own
+        expected = {"_drain_messages" if ran.hand_over == "direct" else "on_record"}
+        assert ran.hand_overs_ran_in == (expected if "handed" in str(ran.log) else set())
         return ran
 
     return asyncio.run(run())
 
 
 def test_a_seek_while_a_record_is_in_flight_hands_over_all_from_the_committed_offset(
-    tmp_path: Path,
+    tmp_path: Path, hand_over: str
 ) -> None:
     # fetched before the seek, then again from the committed offset, then new records
     ran = _run(
-        tmp_path, fetches=[range(10, 20), range(10, 20), range(20, 25)], seek_at=("handed", 12)
+        tmp_path,
+        fetches=[range(10, 20), range(10, 20), range(20, 25)],
+        seek_at=("handed", 12),
+        hand_over=hand_over,
     )
     assert ran.log[:5] == ["fetched 10-19", "handed 10", "handed 11", "handed 12", "seek"]
     assert ran.handed_after_seek() == list(range(10, 25))
@@ -122,9 +144,14 @@ def test_a_seek_while_a_record_is_in_flight_hands_over_all_from_the_committed_of
 
 
 def test_a_batch_fetched_while_a_seek_starts_is_given_up_before_the_seek(
-    tmp_path: Path,
+    tmp_path: Path, hand_over: str
 ) -> None:
-    ran = _run(tmp_path, fetches=[range(30, 35), range(10, 13)], seek_at=("fetched", 30))
+    ran = _run(
+        tmp_path,
+        fetches=[range(30, 35), range(10, 13)],
+        seek_at=("fetched", 30),
+        hand_over=hand_over,
+    )
     assert ran.log == [
         "fetched 30-34",
         "seek",
@@ -134,8 +161,16 @@ def test_a_batch_fetched_while_a_seek_starts_is_given_up_before_the_seek(
     assert ran.consumer.stale_batches_dropped == 1
 
 
-def test_a_partition_never_committed_is_read_again_from_its_beginning(tmp_path: Path) -> None:
-    ran = _run(tmp_path, fetches=[range(0, 4), range(0, 4)], committed=None, seek_at=("handed", 1))
+def test_a_partition_never_committed_is_read_again_from_its_beginning(
+    tmp_path: Path, hand_over: str
+) -> None:
+    ran = _run(
+        tmp_path,
+        fetches=[range(0, 4), range(0, 4)],
+        committed=None,
+        seek_at=("handed", 1),
+        hand_over=hand_over,
+    )
     assert ran.log[:5] == ["fetched 0-3", "handed 0", "handed 1", "seek", "seek to beginning"]
     assert ran.handed_after_seek() == [0, 1, 2, 3]
 
@@ -173,3 +208,45 @@ def test_the_workers_fetches_wait_at_most_fetch_max_wait_ms(tmp_path: Path) -> N
         return wait_ms
 
     assert asyncio.run(worker_fetch_wait_ms()) == FETCH_MAX_WAIT_MS == 500
+
+
+def test_a_record_is_handed_over_directly_only_when_its_hand_over_cannot_wait(
+    tmp_path: Path,
+) -> None:
+    """Each thing Faust's hand-over can wait for makes it raced (direct when none is)."""
+
+    async def verdicts() -> dict[str, bool]:
+        app = create_app(Settings(_env_file=None, data_dir=tmp_path))  # type: ignore[call-arg]
+        consumer: Any = app.consumer
+        conductor: Any = app.topics
+        agent_topic = app.topic(TOPIC)
+        conductor._tp_index[PARTITION].add(agent_topic)
+        seen = {"flow control suspended": consumer._hand_over_cannot_wait(PARTITION)}
+        app.flow_control.resume()
+        seen["nothing to wait for"] = consumer._hand_over_cannot_wait(PARTITION)
+        consumer.suspend_flow.set()
+        seen["flow suspended for a rebalance"] = consumer._hand_over_cannot_wait(PARTITION)
+        consumer.suspend_flow.clear()
+        async with conductor._tp_to_callback_lock:
+            seen["conductor's lock held"] = consumer._hand_over_cannot_wait(PARTITION)
+        buffer: Any = app.producer.buffer
+        for _ in range(buffer.max_messages + 1):
+            buffer.pending.put_nowait(None)
+        seen["producer buffer over its size"] = consumer._hand_over_cannot_wait(PARTITION)
+        while buffer.size:
+            buffer.pending.get_nowait()
+        while not agent_topic.queue.full():
+            agent_topic.queue.put_nowait(None)
+        seen["an agent's queue full"] = consumer._hand_over_cannot_wait(PARTITION)
+        seen["another partition"] = consumer._hand_over_cannot_wait(TP(TOPIC, 1))
+        return seen
+
+    assert asyncio.run(verdicts()) == {
+        "flow control suspended": False,
+        "nothing to wait for": True,
+        "flow suspended for a rebalance": False,
+        "conductor's lock held": False,
+        "producer buffer over its size": False,
+        "an agent's queue full": False,
+        "another partition": True,
+    }
