@@ -365,6 +365,9 @@ class MessageJoiner:
         return max([offset, *(number + 1 for number, _ in applied)])
 
     def _contribution(self, state: MessageState) -> windows.Contribution | None:
+        # Most messages have no outcome before their new event: no fact needed to say so.
+        if state.outcome() is None:
+            return None
         return self._contribution_of(state.fact(self.phone), state)
 
     def _contribution_of(
