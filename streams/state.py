@@ -190,8 +190,12 @@ class MessageState:
         times = [r.event_time for r in self.events.values() if r.status in statuses]
         return min(times) if times else None
 
-    def _first_known(self, attribute: str) -> str | None:
-        for record in sorted(self.events.values(), key=lambda r: r.order):
+    def _in_order(self) -> list[EventRecord]:
+        return sorted(self.events.values(), key=lambda r: r.order)
+
+    @staticmethod
+    def _first_known(in_order: list[EventRecord], attribute: str) -> str | None:
+        for record in in_order:
             value: str | None = getattr(record, attribute)
             if value is not None:
                 return value
@@ -212,13 +216,13 @@ class MessageState:
 
     def fact(self, phone: Callable[[str | None], PhoneNumber]) -> MessageFact:
         current = self.current()
-        times = sorted(r.event_time for r in self.events.values())
-        created_at = self.first_time(Status.PENDING, Status.QUEUED) or times[0]
+        in_order = self._in_order()
+        created_at = self.first_time(Status.PENDING, Status.QUEUED) or in_order[0].event_time
         sent_at = self.first_time(Status.SENT)
         delivered_at = self.first_time(Status.DELIVERED)
         failed_at = self.first_time(Status.UNDELIVERED, Status.REJECTED, Status.FAILED)
         outcome = self.outcome()
-        recipient = phone(self._first_known("recipient"))
+        recipient = phone(self._first_known(in_order, "recipient"))
         return MessageFact(
             provider=self.provider,
             message_id=self.message_id,
@@ -227,8 +231,8 @@ class MessageState:
             error_category=current.error_category,
             error_code=current.error_code,
             is_terminal=current.status.is_terminal,
-            device_id=self._first_known("device_id"),
-            sim=self._first_known("sim"),
+            device_id=self._first_known(in_order, "device_id"),
+            sim=self._first_known(in_order, "sim"),
             recipient=recipient.number,
             recipient_country=recipient.country,
             created_at=created_at,
@@ -241,7 +245,7 @@ class MessageState:
             delivery_latency_s=_seconds_between(sent_at, delivered_at),
             total_latency_s=_seconds_between(created_at, delivered_at),
             events=len(self.events),
-            last_event_at=times[-1],
+            last_event_at=in_order[-1].event_time,
             body_length=self.body.length if self.body else None,
             body_hash=self.body.hash if self.body else None,
             body=self.body.text if self.body else None,
