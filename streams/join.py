@@ -458,11 +458,15 @@ class MessageJoiner:
         return bool(epoch >= watermark["epoch"] - self.lateness_s)
 
     def _register_window(self, table: MutableMapping[str, Any], partition: int, epoch: int) -> None:
-        """List a new window under the watermark (before it is written) so it expires."""
+        """List a new window under the watermark (before it is written) so it expires.
+
+        Listed in order: a replay after a crash may register windows in another order, and
+        the table must end up the same as without the crash."""
         watermark_key = f"watermark|{partition}"
         watermark = table[watermark_key]
         if epoch not in watermark["windows"]:
-            table[watermark_key] = {**watermark, "windows": [*watermark["windows"], epoch]}
+            live = sorted([*watermark["windows"], epoch])
+            table[watermark_key] = {**watermark, "windows": live}
 
     def _emit_status_event(self, batch: _Batch, event: CanonicalEvent, record: EventRecord) -> None:
         fact = StatusEventFact(

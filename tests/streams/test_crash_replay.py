@@ -153,14 +153,20 @@ def test_batched_crashes_and_replays_in_other_batches_give_the_uncrashed_result(
     )
 
     # A message's ``pending`` lists its changes of the last batch that changed it: the
-    # same events in other batches leave other lists, and nothing else differs.
-    assert _without_pending(final.data) == _without_pending(uncrashed.data)
+    # same events in other batches leave other lists. And a replay numbers an event's
+    # changes above those its windows already hold, which after a crash can be above the
+    # uncrashed numbers (hypothesis found one: applied (4, 0) for (3, 0), same counts).
+    # Nothing else differs.
+    assert _without_change_numbers(final.data) == _without_change_numbers(uncrashed.data)
     assert downstream == expected_facts
 
 
-def _without_pending(table: dict[str, Any]) -> dict[str, Any]:
+def _without_change_numbers(table: dict[str, Any]) -> dict[str, Any]:
+    """The table without messages' pending changes and windows' last applied numbers."""
     return {
-        key: {k: v for k, v in value.items() if k != "pending"} if "pending" in value else value
+        key: {k: v for k, v in value.items() if k not in ("pending", "applied")}
+        if isinstance(value, dict)
+        else value
         for key, value in table.items()
     }
 
