@@ -126,6 +126,11 @@ class _Batch:
     # whether the journal a crashed batch left has been looked for
     journal: dict[int, set[str]] = field(default_factory=dict)
     recovered: set[int] = field(default_factory=set)
+    # window rows ((start, partition), dimension, value) whose facts the batch emits, with
+    # their counts as last seen: built once at the end, not at every event that touched them
+    window_facts: dict[tuple[tuple[datetime, int], str, str], windows.WindowEntry] = field(
+        default_factory=dict
+    )
 
     def carry(self, key: str, pending: list[PendingChange]) -> None:
         """Keep ``pending`` in the message's next state write: this batch applies them."""
@@ -246,6 +251,7 @@ class MessageJoiner:
             for partition, keys in batch.journal.items()
         }
         batch.table.flush(_write_rank, journals)
+        self._put_failure_rate_facts(batch)
         await batch.facts.emit_to(self.emit)
 
     def _finish_interrupted_batch(self, batch: _Batch, partition: int) -> None:
@@ -432,10 +438,14 @@ class MessageJoiner:
         change: windows.Contribution,
         partition: int,
     ) -> None:
-        facts = windows.facts_for(
-            record.counts, change.window_start, self.window_s, partition, change.dimension_values
-        )
-        for fact in facts:
+        for dimension, value in change.dimension_values:
+            window = (change.window_start, partition)
+            batch.window_facts[(window, dimension, value)] = record.counts
+
+    def _put_failure_rate_facts(self, batch: _Batch) -> None:
+        """The facts of the window rows the batch touched, from their last counts."""
+        for ((start, partition), dimension, value), counts in batch.window_facts.items():
+            fact = windows.fact_for(counts, start, self.window_s, partition, dimension, value)
             batch.facts.put(self.topics.failure_rates, windows.fact_key(fact), fact)
 
     def _window_open(self, table: MutableMapping[str, Any], epoch: int, partition: int) -> bool:

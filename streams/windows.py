@@ -8,7 +8,6 @@ the messages' current outcomes.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -134,34 +133,25 @@ def apply(entry: WindowEntry, change: Contribution, sign: int) -> list[tuple[str
     return list(change.dimension_values)
 
 
-def facts_for(
-    entry: WindowEntry,
-    start: datetime,
-    window_s: int,
-    partition: int,
-    touched: Iterable[tuple[str, str]],
-) -> list[FailureRateFact]:
-    facts = []
-    for dimension, value in dict.fromkeys(touched):
-        delivered, failed, unknown = entry.get(f"{dimension}{_SEPARATOR}{value}", [0, 0, 0])
-        # Error-category rows count failures only: a rate of their own would always be 1,
-        # and their share of the window's outcomes is a query over the overall row.
-        decided = 0 if dimension == "error_category" else delivered + failed
-        facts.append(
-            FailureRateFact(
-                window_start=start,
-                window_end=start + timedelta(seconds=window_s),
-                dimension=dimension,
-                dimension_value=value,
-                partition=partition,
-                delivered=delivered,
-                failed=failed,
-                unknown=unknown,
-                total=delivered + failed + unknown,
-                failure_rate=failed / decided if decided else None,
-            )
-        )
-    return facts
+def fact_for(
+    entry: WindowEntry, start: datetime, window_s: int, partition: int, dimension: str, value: str
+) -> FailureRateFact:
+    delivered, failed, unknown = entry.get(f"{dimension}{_SEPARATOR}{value}", [0, 0, 0])
+    # Error-category rows count failures only: a rate of their own would always be 1,
+    # and their share of the window's outcomes is a query over the overall row.
+    decided = 0 if dimension == "error_category" else delivered + failed
+    return FailureRateFact(
+        window_start=start,
+        window_end=start + timedelta(seconds=window_s),
+        dimension=dimension,
+        dimension_value=value,
+        partition=partition,
+        delivered=delivered,
+        failed=failed,
+        unknown=unknown,
+        total=delivered + failed + unknown,
+        failure_rate=failed / decided if decided else None,
+    )
 
 
 def fact_key(fact: FailureRateFact) -> str:
