@@ -84,11 +84,10 @@ class WindowRecord:
     @classmethod
     def from_json(cls, data: dict[str, Any] | None) -> WindowRecord:
         """A record to change: its counts are a copy (an in-memory table hands out the
-        stored object itself)."""
+        stored object itself), a shallow one: ``apply`` replaces the rows it changes."""
         if data is None:
             return cls()
-        counts = {value: list(slots) for value, slots in data["counts"].items()}
-        return cls(counts, cls.applied_of(data))
+        return cls(dict(data["counts"]), cls.applied_of(data))
 
     @classmethod
     def read_only(cls, data: dict[str, Any]) -> WindowRecord:
@@ -128,8 +127,11 @@ def apply(entry: WindowEntry, change: Contribution, sign: int) -> list[tuple[str
     """Add (sign=1) or take back (sign=-1) a contribution; returns the values touched."""
     slot = _SLOT[change.kind]
     for dimension, value in change.dimension_values:
-        counts = entry.setdefault(f"{dimension}{_SEPARATOR}{value}", [0, 0, 0])
+        row = f"{dimension}{_SEPARATOR}{value}"
+        # a new list, not the old one changed: the old one may be the stored window's
+        counts = list(entry.get(row, (0, 0, 0)))
         counts[slot] += sign
+        entry[row] = counts
     return list(change.dimension_values)
 
 
