@@ -57,7 +57,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from smsradar.facts import InboundFact, MessageFact, StatusEventFact
+from smsradar.facts import InboundFact, StatusEventFact
 from smsradar.model import CanonicalEvent, Direction
 from smsradar.settings import Settings
 from streams import windows
@@ -336,7 +336,8 @@ class MessageJoiner:
             before = self._contribution(state) if state.events else None
             state.add(event)
             fact = state.fact(self.phone)
-            moved = windows.changes(before, self._contribution_of(fact, state))
+            after = windows.contribution(fact, state.outcome(), self.window_s)
+            moved = windows.changes(before, after)
             sequence = self._next_sequence(batch.table, moved, partition, offset)
             changes = [
                 PendingChange(event.event_id, sequence, index, change, sign)
@@ -371,15 +372,11 @@ class MessageJoiner:
         return max([offset, *(number + 1 for number, _ in applied)])
 
     def _contribution(self, state: MessageState) -> windows.Contribution | None:
+        outcome = state.outcome()
         # Most messages have no outcome before their new event: no fact needed to say so.
-        if state.outcome() is None:
+        if outcome is None:
             return None
-        return self._contribution_of(state.fact(self.phone), state)
-
-    def _contribution_of(
-        self, fact: MessageFact, state: MessageState
-    ) -> windows.Contribution | None:
-        return windows.contribution(fact, state.outcome(), self.window_s)
+        return windows.contribution(state.fact(self.phone), outcome, self.window_s)
 
     @staticmethod
     def _window_key(change: windows.Contribution, partition: int) -> str:
@@ -438,8 +435,8 @@ class MessageJoiner:
         change: windows.Contribution,
         partition: int,
     ) -> None:
+        window = (change.window_start, partition)
         for dimension, value in change.dimension_values:
-            window = (change.window_start, partition)
             batch.window_facts[(window, dimension, value)] = record.counts
 
     def _put_failure_rate_facts(self, batch: _Batch) -> None:
