@@ -10,6 +10,7 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
+from smsradar.partitioning import default_partitioner
 from smsradar.settings import Settings
 
 # Room for the envelope and headers the receiver wraps a webhook body in.
@@ -56,6 +57,7 @@ def make_producer(settings: Settings, **overrides: Any) -> AIOKafkaProducer:
         "request_timeout_ms": int(settings.publish_timeout_s * 1000),
         "compression_type": None,
         "max_request_size": max_record_bytes(settings),
+        "partitioner": default_partitioner,
     }
     options.update(overrides)
     return AIOKafkaProducer(**options)

@@ -18,9 +18,8 @@ import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from aiokafka.partitioner import murmur2
-
 from smsradar.model import CanonicalEvent
+from smsradar.partitioning import partition_of
 from streams.join import MessageJoiner
 from streams.normalize import Normalizer
 
@@ -40,8 +39,7 @@ def keyed_partition(key: bytes, partitions: int) -> int:
 
     Cached: a message's key is hashed for each of its events and facts, and murmur2 in
     pure Python cost 4 % of the worker's time."""
-    hashed: int = murmur2(key)
-    return (hashed & 0x7FFFFFFF) % partitions
+    return partition_of(key, partitions)
 
 
 class WebhookJoin:

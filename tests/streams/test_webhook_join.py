@@ -52,7 +52,7 @@ def _join(records: list[WebhookRecord]) -> tuple[list[tuple[str, str]], WebhookJ
 
 
 def test_keyed_partition_is_where_the_producers_place_a_keyed_record() -> None:
-    placed = DefaultPartitioner()  # the receiver's and the worker's (aiokafka)
+    placed = DefaultPartitioner()  # aiokafka's, as any producer without our partitioner
     partitions = list(range(PARTITIONS))
     keys = [message_key("smsgateway24", str(n)).encode() for n in range(200)]
     assert [keyed_partition(key, PARTITIONS) for key in keys] == [
