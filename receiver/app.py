@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import hmac
 import itertools
 import logging
@@ -20,6 +19,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from receiver.deadlines import Deadlines
 from receiver.metrics import ReceiverMetrics
 from receiver.openapi import openapi_document
 from receiver.publisher import Publisher, PublishUnavailable, Record
@@ -152,6 +152,7 @@ class WebhookHandler:
         public_url = settings.receiver_public_url
         self._public_url = public_url.rstrip("/") if public_url else None
         self._request_ids = RequestIds()
+        self._deadlines = Deadlines()
         self._accepted_counters: dict[str, Any] = {}
 
     async def handle(self, request: Request) -> Response:
@@ -255,7 +256,7 @@ class WebhookHandler:
         # would hold this task and its connection for as long as it likes.
         timeout_s = self.settings.request_timeout_s
         try:
-            async with asyncio.timeout(timeout_s):
+            with self._deadlines.limit(timeout_s):
                 async for chunk in request.stream():
                     size += len(chunk)
                     if size > limit:

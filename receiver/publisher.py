@@ -16,6 +16,7 @@ from aiokafka.errors import (
     TopicAuthorizationFailedError,
 )
 
+from receiver.deadlines import Deadlines
 from smsradar.kafka import ensure_topics, make_producer, raw_body_topic_config
 from smsradar.settings import Settings
 
@@ -54,6 +55,7 @@ class KafkaPublisher:
         self._producer: AIOKafkaProducer | None = None
         self._connect_task: asyncio.Task[None] | None = None
         self._topics_checked = False
+        self._deadlines = Deadlines()
 
     async def start(self) -> None:
         self._connect_task = asyncio.create_task(self._connect_until_up())
@@ -110,7 +112,7 @@ class KafkaPublisher:
         if producer is None:
             raise PublishUnavailable("not connected to the broker yet")
         try:
-            async with asyncio.timeout(self._timeout_s):
+            with self._deadlines.limit(self._timeout_s):
                 if not self._topics_checked:
                     await self._ensure_topics()
                 sends = [
