@@ -20,9 +20,8 @@ def test_a_block_past_its_limit_ends_with_timeout_error_no_earlier_than_the_limi
         deadlines = Deadlines(RESOLUTION_S)
         loop = asyncio.get_running_loop()
         started = loop.time()
-        with pytest.raises(TimeoutError):
-            with deadlines.limit(0.1):
-                await asyncio.sleep(5)
+        with pytest.raises(TimeoutError), deadlines.limit(0.1):
+            await asyncio.sleep(5)
         elapsed_s = loop.time() - started
         await asyncio.sleep(RESOLUTION_S * 3)
         assert not deadlines.armed  # nothing open: no timer left behind
