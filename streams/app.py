@@ -36,6 +36,7 @@ from streams.alerting.stage import AlertEvaluator, AlertRouter
 from streams.consumer import SeekSafeConsumer
 from streams.join import MessageJoiner
 from streams.normalize import Normalizer
+from streams.producing import ProducerRecord, SentBatch, send_batches
 from streams.topics import Topics
 from streams.webhook_join import WebhookJoin, WebhookRecord, keyed_partition
 
@@ -221,15 +222,13 @@ def _table(app: _App, name: str) -> Any:
 class Deliveries:
     """One batched stage's output: held until the stage's batch ends, then sent and awaited.
 
-    Straight to aiokafka, a partition batch at a time (its batch API: one future per
-    batch of records rather than one per record), not through Topic.send: Faust's and
-    aiokafka's per-record bookkeeping was the largest cost per event. Each stage has its
-    own, so a batch waits for exactly what it sent.
+    Straight to aiokafka a partition batch at a time (``streams.producing``), not through
+    Topic.send. Each stage has its own, so a batch waits for exactly what it sent.
     """
 
     def __init__(self, app: faust.App) -> None:
         self._app = app
-        self._outgoing: dict[str, list[tuple[bytes, bytes, list[tuple[str, bytes]]]]] = {}
+        self._outgoing: dict[str, list[ProducerRecord]] = {}
 
     async def emit(
         self, topic: str, key: str, value: bytes, headers: dict[str, bytes] | None
@@ -243,40 +242,20 @@ class Deliveries:
         committed (it is replayed)."""
         outgoing, self._outgoing = self._outgoing, {}
         producer = self._app.producer._ensure_producer()  # type: ignore[attr-defined]
-        sent: list[Awaitable[Any]] = []
+        sent: list[SentBatch] = []
         for topic, records in outgoing.items():
             partitions = len(await producer.client._wait_on_metadata(topic))
-            by_partition: dict[int, list[tuple[bytes, bytes, list[tuple[str, bytes]]]]] = {}
+            by_partition: dict[int, list[ProducerRecord]] = {}
             for record in records:
-                by_partition.setdefault(keyed_partition(record[0], partitions), []).append(record)
+                key = record[0]
+                assert key is not None  # emit() keys every record
+                by_partition.setdefault(keyed_partition(key, partitions), []).append(record)
             for partition, partition_records in by_partition.items():
-                sent += await _send_batches(producer, topic, partition, partition_records)
+                sent += await send_batches(producer, topic, partition, partition_records)
         # Records are acknowledged a produce request at a time: once the first future of a
         # request is done the others are too, and awaiting a done future costs nothing.
-        for delivery in sent:
-            await delivery
-
-
-async def _send_batches(
-    producer: Any,
-    topic: str,
-    partition: int,
-    records: list[tuple[bytes, bytes, list[tuple[str, bytes]]]],
-) -> list[Awaitable[Any]]:
-    """Send records to one partition in as few producer batches as fit; their futures."""
-    sent: list[Awaitable[Any]] = []
-    batch = producer.create_batch()
-    for key, value, headers in records:
-        if batch.append(key=key, value=value, timestamp=None, headers=headers) is None:
-            sent.append(await producer.send_batch(batch, topic, partition=partition))
-            batch = producer.create_batch()
-            # an empty batch takes any one record (the broker judges its size): a refusal
-            # here would lose the record, so it stops the stage instead
-            if batch.append(key=key, value=value, timestamp=None, headers=headers) is None:
-                raise RuntimeError(f"an empty producer batch refused a record for {topic}")
-    if batch.record_count():
-        sent.append(await producer.send_batch(batch, topic, partition=partition))
-    return sent
+        for batch in sent:
+            await batch.delivery
 
 
 def _partition_entry(
