@@ -19,6 +19,7 @@ never runs ahead of the output it caused.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
@@ -121,6 +122,8 @@ def create_app(settings: Settings) -> faust.App:
 
     batch_max, batch_wait_s = settings.stream_batch_max, settings.stream_batch_wait_s
     join_state = _table(app, "join-state")
+    # both join stages write it a batch at a time, and flush its changelog per batch
+    join_state.hold_changelog()
     webhooks = app.topic(*webhook_topic_names(settings), partitions=partitions, internal=True)
     webhook_deliveries = Deliveries(app)
     webhook_join = WebhookJoin(
@@ -137,7 +140,7 @@ def create_app(settings: Settings) -> faust.App:
                 WebhookRecord(e.key, e.value, e.message.partition, e.message.offset) for e in batch
             ]
             await webhook_join.handle_batch(records, _partition_entry(stream, batch))
-            await webhook_deliveries.wait()
+            await _acknowledged(join_state, webhook_deliveries)
 
     rekeyed_deliveries = Deliveries(app)
     rekeyed_joiner = MessageJoiner(settings, join_state, rekeyed_deliveries.emit)
@@ -148,7 +151,7 @@ def create_app(settings: Settings) -> faust.App:
         async for batch in stream.take_events(batch_max, within=batch_wait_s):
             records = [(e.value, e.message.partition, e.message.offset) for e in batch]
             await rekeyed_joiner.handle_batch(records, _partition_entry(stream, batch))
-            await rekeyed_deliveries.wait()
+            await _acknowledged(join_state, rekeyed_deliveries)
 
     _add_alerting(app, settings, topics, sinks)
     return app
@@ -256,6 +259,11 @@ class Deliveries:
         # request is done the others are too, and awaiting a done future costs nothing.
         for batch in sent:
             await batch.delivery
+
+
+async def _acknowledged(table: Any, deliveries: Deliveries) -> None:
+    """Send a join batch's changelog records and output together, and wait for both."""
+    await asyncio.gather(table.flush_changelog(), deliveries.wait())
 
 
 def _partition_entry(

@@ -13,11 +13,12 @@ from __future__ import annotations
 
 from typing import Any
 
-import faust
 import rocksdict
 from faust.stores import rocksdb as faust_rocksdb
 from faust.types import StoreT
 from yarl import URL
+
+from streams.changelog import HeldChangelog
 
 MIB = 1024 * 1024
 MEMORY_BUDGET = "memory_budget"  # the key of a table's options that carries the budget
@@ -64,9 +65,10 @@ class _BudgetedOptions(faust_rocksdb.RocksDBOptions):
         return options
 
 
-class Table(faust.Table):  # type: ignore[type-arg]
+class Table(HeldChangelog):
     """Faust's table; with ``rocksdb://`` and a budget in its options, its databases
-    open under that budget (``create_app`` passes the worker's one budget to every table)."""
+    open under that budget (``create_app`` passes the worker's one budget to every table).
+    Its changelog records may be held for batched sends (``streams.changelog``)."""
 
     def _new_store_by_url(self, url: str | URL) -> StoreT:  # type: ignore[type-arg]
         options = dict(self.options or {})

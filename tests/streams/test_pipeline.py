@@ -16,6 +16,7 @@ from typing import Any
 import httpx
 import orjson
 import pytest
+import rocksdict
 
 from smsradar import simulator
 from smsradar.bench.loadgen import status_body
@@ -183,6 +184,48 @@ def test_rocksdb_store_recovers_state_after_restart(
     again = simulate(receiver, seed=24, messages=200, start=start)
     assert_matches_truth(receiver, again)
     assert restarted.stop(signal.SIGINT) == 0, restarted.output()
+
+
+def test_the_held_changelog_holds_what_rocksdb_holds_up_to_its_persisted_offsets(
+    receiver: RunningReceiver,
+    broker: BrokerUnderTest,
+    start_worker: WorkerFactory,
+    tmp_path: Path,
+    topic_prefix: str,
+) -> None:
+    """The join's changelog records go out a batch at a time (``streams.changelog``): every
+    partition's changelog must end with what its RocksDB database holds, and the database's
+    persisted offset (where recovery starts reading) must be the changelog's last offset."""
+    worker = start_worker(broker.bootstrap, SMSRADAR_TABLE_STORE="rocksdb://", slot="held")
+    assert_matches_truth(receiver, simulate(receiver, seed=25, messages=200))
+    assert worker.stop(signal.SIGTERM) == 0, worker.output()
+
+    changelog = f"{topic_prefix}-streams-join-state-changelog"  # the worker's app id
+    latest: dict[int, dict[bytes, bytes | None]] = {}
+    last_offset: dict[int, int] = {}
+    for record in read_topics(broker.bootstrap, [changelog]):
+        assert record.key is not None
+        latest.setdefault(record.partition, {})[record.key] = record.value or None
+        last_offset[record.partition] = max(last_offset.get(record.partition, -1), record.offset)
+    databases = sorted(tmp_path.glob("worker-data-held/streams/**/join-state-*.db"))
+    assert databases and last_offset
+    offset_key = b"__faust\0offset__"
+    checked = 0
+    for path in databases:
+        partition = int(path.name.removesuffix(".db").rsplit("-", 1)[1])
+        database = rocksdict.Rdict(str(path), options=rocksdict.Options(raw_mode=True))
+        try:
+            stored = {key: value for key, value in database.items() if key != offset_key}
+            persisted = database.get(offset_key)
+        finally:
+            database.close()
+        expected = {k: v for k, v in latest.get(partition, {}).items() if v is not None}
+        assert stored == expected, f"partition {partition}: RocksDB and changelog differ"
+        if partition in last_offset:
+            assert persisted is not None, f"partition {partition}: no persisted offset"
+            assert int(persisted) == last_offset[partition]
+            checked += 1
+    assert checked, "no partition of the changelog had a database to compare"
 
 
 def test_poison_event_is_dead_lettered_and_the_worker_goes_on(
