@@ -12,9 +12,10 @@ processed, so a worker that takes over a partition takes over its state.
 
 The join stages, and the alerting stages after them (route, evaluate), take records in
 batches (``stream_batch_max`` records or ``stream_batch_wait_s`` seconds, whichever comes
-first) and send their output straight to the producer; a batch waits until the broker has
-acknowledged everything it sent before its records are acknowledged, so a committed offset
-never runs ahead of the output it caused.
+first) and send their output straight to the producer (the join stages their table's
+changelog too, ``streams.changelog``); a batch waits until the broker has acknowledged
+everything it sent before its records are acknowledged, so a committed offset never runs
+ahead of the output or the state it caused.
 """
 
 from __future__ import annotations
