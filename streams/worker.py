@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 
 import faust
@@ -14,6 +15,9 @@ from smsradar.kafka import ensure_topics, raw_body_topic_config
 from smsradar.settings import Settings
 from streams.app import create_app, webhook_topic_names
 from streams.topics import Topics
+
+# Between full garbage collections (see collect_old_garbage_periodically).
+FULL_COLLECTION_INTERVAL_S = 60.0
 
 log = logging.getLogger("smsradar.streams")
 
@@ -65,7 +69,26 @@ def run_worker(settings: Settings) -> None:
             "SMSRADAR_BODY_HASH_KEY is not set: message texts are kept as their length"
             " only, without a hash to find identical ones"
         )
-    faust_worker(create_app(settings), settings).execute_from_commandline()
+    app = create_app(settings)
+    collect_old_garbage_periodically(app)
+    faust_worker(app, settings).execute_from_commandline()
+
+
+def collect_old_garbage_periodically(
+    app: faust.App, interval_s: float = FULL_COLLECTION_INTERVAL_S
+) -> None:
+    """A full garbage collection every ``interval_s`` seconds.
+
+    At the worker's thresholds (``collect_garbage_less_often``) the oldest generation is
+    collected after 100,000 x 50 x 1,000 allocations: in practice never, so cyclic garbage
+    that lived long enough to reach it stayed. The 30-minute soak saw the worker's RSS grow
+    20 % after its warm-up (106 -> 127 MiB, 51 MiB/h at 50 webhooks/s). A full collection on
+    a clock bounds it whatever the rate, for a pause of milliseconds a minute.
+    """
+
+    @app.timer(interval=interval_s)  # type: ignore[untyped-decorator]
+    async def collect_old_garbage() -> None:
+        gc.collect()
 
 
 def faust_worker(app: faust.App, settings: Settings) -> faust.Worker:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from smsradar.settings import Settings
 from streams.app import create_app
-from streams.worker import faust_worker
+from streams.worker import collect_old_garbage_periodically, faust_worker
 
 
 def test_the_root_logger_keeps_the_configured_level(tmp_path: Path) -> None:
@@ -19,3 +19,13 @@ def test_the_root_logger_keeps_the_configured_level(tmp_path: Path) -> None:
     worker.on_setup_root_logger(logger, logging.WARNING)  # as Faust does when it starts
     assert logger.level == logging.WARNING
     assert len(logger.handlers) == 1
+
+
+def test_the_worker_app_collects_old_garbage_on_a_clock(tmp_path: Path) -> None:
+    # Its thresholds never reach a full collection (streams.worker): one must be scheduled.
+    app = create_app(Settings(_env_file=None, data_dir=tmp_path))  # type: ignore[call-arg]
+    tasks_before = len(app._app_tasks)  # type: ignore[attr-defined]
+    collect_old_garbage_periodically(app, interval_s=60.0)
+    tasks = app._app_tasks[tasks_before:]  # type: ignore[attr-defined]
+    assert len(tasks) == 1
+    assert "collect_old_garbage" in repr(tasks[0])
