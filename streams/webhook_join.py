@@ -32,7 +32,9 @@ class WebhookRecord:
     offset: int
 
 
-@functools.lru_cache(maxsize=65_536)
+# Bounded small: most keys hashed are unique (status events' ids), and what pays is a
+# message's key hashed again within its batch; 65,536 entries held 16 MiB.
+@functools.lru_cache(maxsize=16_384)
 def keyed_partition(key: bytes, partitions: int) -> int:
     """The partition a keyed record goes to: Kafka's default partitioner (murmur2), which
     the receiver's producer and the worker's both use.
