@@ -14,17 +14,18 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from urllib.parse import urlencode
 
-import httpx
+import aiohttp
 import orjson
+from yarl import URL
 
 from smsradar.providers import smsgate, twilio
 from smsradar.simulator.traffic import Webhook
 
 # As gateways retry: a rate-limited (429) or unavailable (503) receiver is asked again later.
 RETRIED_STATUSES = frozenset({429, 500, 502, 503, 504})
-# Idle connections are dropped well before the receiver closes them (5 s): at httpx's
-# default, also 5 s, a post can go out on a connection being closed and fail with
-# ReadError (1 of 90,397 requests in the 30-minute soak of 2026-12-03).
+# Idle connections are dropped well before the receiver closes them (5 s): at equal limits
+# a post can go out on a connection being closed and fail (1 of 90,397 requests in the
+# 30-minute soak of 2026-12-03).
 KEEPALIVE_EXPIRY_S = 2.0
 
 
@@ -82,7 +83,6 @@ async def post_all(
     progress: Callable[[str], None] | None = None,
 ) -> PostReport:
     report = PostReport()
-    limits = httpx.Limits(max_connections=config.concurrency, keepalive_expiry=KEEPALIVE_EXPIRY_S)
     semaphore = asyncio.Semaphore(config.concurrency)
     started = time.monotonic()
     deadline = started + config.duration_s if config.duration_s else None
@@ -91,7 +91,12 @@ async def post_all(
     # first copy is always the one published first.
     answered: dict[int, asyncio.Event] = {}
 
-    async with httpx.AsyncClient(base_url=config.url, limits=limits, timeout=30.0) as client:
+    # aiohttp rather than httpx: 0.33 ms of CPU a request against 2.9 ms (measured on
+    # 4,091 posts to the no-op endpoint), which made the poster, not the receiver, the
+    # bottleneck of every test and demo that posts simulator traffic.
+    connector = aiohttp.TCPConnector(limit=config.concurrency, keepalive_timeout=KEEPALIVE_EXPIRY_S)
+    timeout = aiohttp.ClientTimeout(total=30.0)
+    async with aiohttp.ClientSession(connector=connector, timeout=timeout) as client:
 
         async def post(webhook: Webhook) -> None:
             try:
@@ -130,13 +135,14 @@ async def post_all(
 
 
 async def _post_with_retries(
-    client: httpx.AsyncClient,
+    client: aiohttp.ClientSession,
     webhook: Webhook,
     config: PostConfig,
     report: PostReport,
 ) -> PostOutcome:
     token = config.route_tokens.get(webhook.route, config.token)
-    params = {"token": token} if token else None
+    path = webhook.route + (f"?{urlencode({'token': token})}" if token else "")
+    url = config.url.rstrip("/") + path
     if isinstance(webhook.body, bytes):
         content = webhook.body
     elif webhook.body_format == "form":
@@ -149,35 +155,29 @@ async def _post_with_retries(
     status = 0
     for attempt in range(1, config.max_attempts + 1):
         delay = min(config.max_backoff_s, 0.1 * 2**attempt)
-        request = client.build_request(
-            "POST",
-            webhook.route,
-            content=content,
-            headers={"content-type": media_type},
-            params=params,
-        )
-        _sign(request, webhook, content, config)
+        headers = {"Content-Type": media_type, **_signature(webhook, url, path, content, config)}
         try:
-            response = await client.send(request)
-        except httpx.TransportError as exc:
+            # encoded=True: the bytes on the wire are the URL that Twilio's signature covers.
+            async with client.post(URL(url, encoded=True), data=content, headers=headers) as sent:
+                status = sent.status
+                answer = _answer(await sent.read())
+                retry_after = sent.headers.get("Retry-After", "")
+        except (aiohttp.ClientError, TimeoutError) as exc:
             status = 0
             cause = type(exc).__name__
         else:
-            status = response.status_code
             cause = str(status)
             if status not in RETRIED_STATUSES:
-                accepted = _accepted(response) if status == 202 else {}
                 return PostOutcome(
                     webhook.route,
                     status,
-                    _request_id(response),
+                    _request_id(answer),
                     webhook.objects,
                     attempt,
                     webhook.valid,
                     webhook.sequence,
-                    _received_at(accepted),
+                    _received_at(answer) if status == 202 else None,
                 )
-            retry_after = response.headers.get("retry-after", "")
             if retry_after.isdigit():
                 delay = min(config.max_backoff_s, float(retry_after))
         if attempt < config.max_attempts:
@@ -195,30 +195,29 @@ async def _post_with_retries(
     )
 
 
-def _sign(request: httpx.Request, webhook: Webhook, content: bytes, config: PostConfig) -> None:
+def _signature(
+    webhook: Webhook, url: str, path: str, content: bytes, config: PostConfig
+) -> dict[str, str]:
     """Sign as the gateway would: Twilio over the URL it calls, sms-gate.app over the body."""
     if webhook.route == twilio.ROUTE and config.twilio_auth_token and webhook.valid:
-        url = str(request.url)
         if config.public_url:
-            url = config.public_url.rstrip("/") + request.url.raw_path.decode()
+            url = config.public_url.rstrip("/") + path
         params = twilio.form_fields(content)
-        request.headers["X-Twilio-Signature"] = twilio.signature(
-            config.twilio_auth_token, url, params
-        )
-    elif webhook.route == smsgate.ROUTE and config.smsgate_signing_key:
+        return {"X-Twilio-Signature": twilio.signature(config.twilio_auth_token, url, params)}
+    if webhook.route == smsgate.ROUTE and config.smsgate_signing_key:
         stamp = str(int(time.time()))  # each attempt is signed afresh
-        request.headers["X-Timestamp"] = stamp
-        request.headers["X-Signature"] = smsgate.signature(
-            config.smsgate_signing_key, content, stamp
-        )
+        signature = smsgate.signature(config.smsgate_signing_key, content, stamp)
+        return {"X-Timestamp": stamp, "X-Signature": signature}
+    return {}
 
 
-def _accepted(response: httpx.Response) -> dict[str, object]:
+def _answer(body: bytes) -> dict[str, object]:
+    """The receiver's JSON answer, or nothing when it is not a JSON object."""
     try:
-        body = response.json()
-    except ValueError:
+        answer = orjson.loads(body)
+    except orjson.JSONDecodeError:
         return {}
-    return body if isinstance(body, dict) else {}
+    return answer if isinstance(answer, dict) else {}
 
 
 def _received_at(accepted: dict[str, object]) -> datetime | None:
@@ -226,11 +225,8 @@ def _received_at(accepted: dict[str, object]) -> datetime | None:
     return datetime.fromisoformat(value) if isinstance(value, str) else None
 
 
-def _request_id(response: httpx.Response) -> str | None:
-    try:
-        request_id = response.json().get("request_id")
-    except (ValueError, AttributeError):
-        return None
+def _request_id(answer: dict[str, object]) -> str | None:
+    request_id = answer.get("request_id")
     return str(request_id) if request_id else None
 
 

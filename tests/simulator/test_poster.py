@@ -1,4 +1,5 @@
-"""The poster's report says what each retry met: a status, or a connection error by name."""
+"""The poster against a real HTTP server: what each retry met, a status or a connection
+error by name, and connections dropped before the receiver would drop them."""
 
 from __future__ import annotations
 
@@ -6,40 +7,69 @@ import asyncio
 from collections.abc import Iterator
 from typing import Any
 
-import httpx
+import aiohttp
+import orjson
 import pytest
 
 from smsradar.simulator import PostConfig
-from smsradar.simulator.poster import post_all
+from smsradar.simulator.poster import KEEPALIVE_EXPIRY_S, post_all
 from smsradar.simulator.traffic import Webhook
 
+ROUTE = "/webhooks/smsgateway24/status"
 
-def test_retry_causes_name_each_retried_answer(monkeypatch: pytest.MonkeyPatch) -> None:
+
+async def _scripted_server(answers: Iterator[int | None]) -> asyncio.Server:
+    """An HTTP/1.1 server answering each request with the next status of ``answers``;
+    ``None`` closes the connection without an answer."""
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                length = next(
+                    int(line.split(b":", 1)[1])
+                    for line in head.lower().split(b"\r\n")
+                    if line.startswith(b"content-length:")
+                )
+                await reader.readexactly(length)
+                status = next(answers)
+                if status is None:
+                    return
+                body = orjson.dumps({"request_id": "r1"})
+                writer.write(
+                    f"HTTP/1.1 {status} X\r\ncontent-type: application/json\r\n"
+                    f"content-length: {len(body)}\r\n\r\n".encode()
+                    + body
+                )
+                await writer.drain()
+        except asyncio.IncompleteReadError:
+            return
+        finally:
+            writer.close()
+
+    return await asyncio.start_server(serve, "127.0.0.1", 0)
+
+
+def test_retry_causes_name_each_retried_answer() -> None:
     answers: Iterator[int | None] = iter([503, None, 202, 202])  # None: the connection drops
+    webhooks = [Webhook(0.0, sequence, ROUTE, {"sms_id": sequence}) for sequence in range(2)]
 
-    def handler(request: httpx.Request) -> httpx.Response:
-        status = next(answers)
-        if status is None:
-            raise httpx.RemoteProtocolError("Server disconnected without sending a response.")
-        return httpx.Response(status, json={"request_id": "r1"})
+    async def run() -> Any:
+        server = await _scripted_server(answers)
+        port = server.sockets[0].getsockname()[1]
+        config = PostConfig(
+            url=f"http://127.0.0.1:{port}", rate=1000, concurrency=1, max_backoff_s=0
+        )
+        async with server:
+            return await post_all(iter(webhooks), config)
 
-    real_client = httpx.AsyncClient
-
-    def client(**kwargs: Any) -> httpx.AsyncClient:
-        return real_client(transport=httpx.MockTransport(handler), **kwargs)
-
-    monkeypatch.setattr(httpx, "AsyncClient", client)
-    webhooks = [
-        Webhook(0.0, sequence, "/webhooks/smsgateway24/status", {"sms_id": sequence})
-        for sequence in range(2)
-    ]
-    config = PostConfig(url="http://receiver.test", rate=1000, concurrency=1, max_backoff_s=0)
-    report = asyncio.run(post_all(iter(webhooks), config))
+    report = asyncio.run(run())
 
     assert [o.status for o in report.outcomes] == [202, 202]
+    assert [o.request_id for o in report.outcomes] == ["r1", "r1"]
     assert [o.attempts for o in report.outcomes] == [3, 1]
     assert report.retries == 2
-    assert report.retry_causes == {"503": 1, "RemoteProtocolError": 1}
+    assert report.retry_causes == {"503": 1, "ServerDisconnectedError": 1}
 
 
 def test_idle_connections_are_dropped_before_the_receiver_closes_them(
@@ -48,21 +78,24 @@ def test_idle_connections_are_dropped_before_the_receiver_closes_them(
     # At equal idle limits a post can go out on a connection the receiver is closing.
     from receiver.server import KEEP_ALIVE_S
 
-    limits: list[httpx.Limits] = []
-    real_client = httpx.AsyncClient
+    keepalive: list[float] = []
+    real_connector = aiohttp.TCPConnector
 
-    def accept(request: httpx.Request) -> httpx.Response:
-        return httpx.Response(202, json={"request_id": "r1"})
+    def connector(**kwargs: Any) -> aiohttp.TCPConnector:
+        keepalive.append(kwargs["keepalive_timeout"])
+        return real_connector(**kwargs)
 
-    def client(**kwargs: Any) -> httpx.AsyncClient:
-        limits.append(kwargs["limits"])
-        return real_client(transport=httpx.MockTransport(accept), **kwargs)
+    monkeypatch.setattr(aiohttp, "TCPConnector", connector)
+    webhooks = [Webhook(0.0, 0, ROUTE, {"sms_id": 0})]
 
-    monkeypatch.setattr(httpx, "AsyncClient", client)
-    webhooks = [Webhook(0.0, 0, "/webhooks/smsgateway24/status", {"sms_id": 0})]
-    config = PostConfig(url="http://receiver.test", rate=1000, concurrency=1, max_backoff_s=0)
-    asyncio.run(post_all(iter(webhooks), config))
+    async def run() -> None:
+        server = await _scripted_server(iter([202]))
+        port = server.sockets[0].getsockname()[1]
+        config = PostConfig(url=f"http://127.0.0.1:{port}", rate=1000, concurrency=1)
+        async with server:
+            await post_all(iter(webhooks), config)
 
-    (used,) = limits
-    assert used.keepalive_expiry is not None
-    assert used.keepalive_expiry <= KEEP_ALIVE_S / 2
+    asyncio.run(run())
+
+    assert keepalive == [KEEPALIVE_EXPIRY_S]
+    assert KEEPALIVE_EXPIRY_S <= KEEP_ALIVE_S / 2
