@@ -23,6 +23,7 @@ from smsradar.bench.loadgen import status_body
 from smsradar.kafka import make_producer
 from smsradar.settings import Settings
 from smsradar.simulator import SimulationResult
+from streams.app import webhook_topic_names
 from tests.conftest import RunningReceiver, WorkerFactory
 from tests.support.brokers import BrokerUnderTest
 from tests.support.facts import (
@@ -33,7 +34,7 @@ from tests.support.facts import (
     read_facts,
     wait_for_facts,
 )
-from tests.support.kafka import read_topics
+from tests.support.kafka import read_topics, wait_for_group_caught_up
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -171,6 +172,7 @@ def test_rocksdb_store_recovers_state_after_restart(
     broker: BrokerUnderTest,
     start_worker: WorkerFactory,
     tmp_path: Path,
+    topic_prefix: str,
 ) -> None:
     store = {"SMSRADAR_TABLE_STORE": "rocksdb://", "slot": "rocks"}
     worker = start_worker(broker.bootstrap, **store)
@@ -180,8 +182,13 @@ def test_rocksdb_store_recovers_state_after_restart(
     assert worker.stop(signal.SIGTERM) == 0, worker.output()
     assert list(tmp_path.glob("worker-data-rocks/streams/**/join-state-*.db"))
     restarted = start_worker(broker.bootstrap, **store)
-    # the same traffic again: every event a duplicate, nothing may change
+    # the same traffic again: every event a duplicate, nothing may change (once the restarted
+    # worker has read it all; the facts of the first run would pass before)
     again = simulate(receiver, seed=24, messages=200, start=start)
+    settings = receiver.settings
+    wait_for_group_caught_up(
+        broker.bootstrap, f"{topic_prefix}-streams", webhook_topic_names(settings)
+    )
     assert_matches_truth(receiver, again)
     assert restarted.stop(signal.SIGINT) == 0, restarted.output()
 

@@ -68,3 +68,33 @@ def read_topics(
 ) -> list[ConsumedRecord]:
     """Every record on ``topics`` (up to the end offsets at start, or ``expected`` records)."""
     return asyncio.run(_read_all(bootstrap, topics, expected, timeout_s))
+
+
+async def _group_lag(bootstrap: str, group_id: str, topics: list[str]) -> int:
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, group_id=group_id, enable_auto_commit=False
+    )
+    await consumer.start()
+    try:
+        partitions = [
+            TopicPartition(topic, p) for topic in topics for p in await _partitions(consumer, topic)
+        ]
+        end_offsets = await consumer.end_offsets(partitions)
+        lag = 0
+        for tp, end in end_offsets.items():
+            lag += end - (await consumer.committed(tp) or 0)
+        return lag
+    finally:
+        await consumer.stop()
+
+
+def wait_for_group_caught_up(
+    bootstrap: str, group_id: str, topics: list[str], timeout_s: float = 60.0
+) -> None:
+    """Wait until ``group_id`` has committed every record written so far to ``topics``: a
+    worker has then processed them, whatever it did with them (duplicates change nothing)."""
+    deadline = time.monotonic() + timeout_s
+    while (lag := asyncio.run(_group_lag(bootstrap, group_id, topics))) > 0:
+        if time.monotonic() > deadline:
+            raise AssertionError(f"group {group_id} still {lag} records behind {topics}")
+        time.sleep(0.5)
