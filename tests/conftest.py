@@ -120,6 +120,11 @@ def topic_prefix() -> str:
     return f"t{uuid.uuid4().hex[:10]}"
 
 
+def worker_app_id(topic_prefix: str) -> str:
+    """The Faust app id (consumer group, changelog prefix) of the test's workers and sink."""
+    return f"{topic_prefix}-streams"
+
+
 @dataclass
 class RunningReceiver:
     url: str
@@ -193,7 +198,7 @@ def start_worker(tmp_path: Path, topic_prefix: str) -> Iterator[WorkerFactory]:
             "SMSRADAR_KAFKA_BOOTSTRAP": bootstrap,
             "SMSRADAR_KAFKA_IDEMPOTENCE": idempotence_for(bootstrap),
             "SMSRADAR_TOPIC_PREFIX": topic_prefix,
-            "SMSRADAR_APP_ID": f"{topic_prefix}-streams",
+            "SMSRADAR_APP_ID": worker_app_id(topic_prefix),
             # one folder per worker process: RocksDB stores must not be shared
             "SMSRADAR_DATA_DIR": str(tmp_path / f"worker-data-{env.pop('slot', number)}"),
             "SMSRADAR_LOG_FORMAT": "text",
@@ -221,7 +226,7 @@ def start_sink(tmp_path: Path, topic_prefix: str) -> Iterator[WorkerFactory]:
             "SMSRADAR_KAFKA_BOOTSTRAP": bootstrap,
             "SMSRADAR_KAFKA_IDEMPOTENCE": idempotence_for(bootstrap),
             "SMSRADAR_TOPIC_PREFIX": topic_prefix,
-            "SMSRADAR_APP_ID": f"{topic_prefix}-streams",
+            "SMSRADAR_APP_ID": worker_app_id(topic_prefix),
             "SMSRADAR_DATA_DIR": str(tmp_path / "data"),
             "SMSRADAR_LOG_FORMAT": "text",
             **env,

@@ -24,7 +24,7 @@ from smsradar.kafka import make_producer
 from smsradar.settings import Settings
 from smsradar.simulator import SimulationResult
 from streams.app import webhook_topic_names
-from tests.conftest import RunningReceiver, WorkerFactory
+from tests.conftest import RunningReceiver, WorkerFactory, worker_app_id
 from tests.support.brokers import BrokerUnderTest
 from tests.support.facts import (
     Facts,
@@ -185,9 +185,8 @@ def test_rocksdb_store_recovers_state_after_restart(
     # the same traffic again: every event a duplicate, nothing may change (once the restarted
     # worker has read it all; the facts of the first run would pass before)
     again = simulate(receiver, seed=24, messages=200, start=start)
-    settings = receiver.settings
     wait_for_group_caught_up(
-        broker.bootstrap, f"{topic_prefix}-streams", webhook_topic_names(settings)
+        broker.bootstrap, worker_app_id(topic_prefix), webhook_topic_names(receiver.settings)
     )
     assert_matches_truth(receiver, again)
     assert restarted.stop(signal.SIGINT) == 0, restarted.output()
@@ -207,7 +206,7 @@ def test_the_held_changelog_holds_what_rocksdb_holds_up_to_its_persisted_offsets
     assert_matches_truth(receiver, simulate(receiver, seed=25, messages=200))
     assert worker.stop(signal.SIGTERM) == 0, worker.output()
 
-    changelog = f"{topic_prefix}-streams-join-state-changelog"  # the worker's app id
+    changelog = f"{worker_app_id(topic_prefix)}-join-state-changelog"
     latest: dict[int, dict[bytes, bytes | None]] = {}
     last_offset: dict[int, int] = {}
     for record in read_topics(broker.bootstrap, [changelog]):

@@ -77,7 +77,9 @@ async def _group_lag(bootstrap: str, group_id: str, topics: list[str]) -> int:
     await consumer.start()
     try:
         partitions = [
-            TopicPartition(topic, p) for topic in topics for p in await _partitions(consumer, topic)
+            TopicPartition(topic, p)
+            for topic in topics
+            for p in (consumer.partitions_for_topic(topic) or await _partitions(consumer, topic))
         ]
         end_offsets = await consumer.end_offsets(partitions)
         lag = 0
