@@ -44,7 +44,7 @@ def records(frame: Any) -> list[dict[str, Any]]:
     """DataFrame rows as dicts, with NaN/NaT as None and timestamps as datetimes."""
     out = []
     for row in frame.to_dict("records"):
-        clean = {}
+        clean: dict[str, Any] = {}
         for key, value in row.items():
             if value is None or (isinstance(value, float) and math.isnan(value)):
                 clean[key] = None

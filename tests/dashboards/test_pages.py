@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from pathlib import Path
 
-import pandas as pd
+import pandas as pd  # type: ignore[import-untyped]
 import pytest
 
 from tests.dashboards.conftest import OpenPage, axis_titles, chart_specs, metrics, table, texts

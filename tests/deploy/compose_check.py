@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import click
-import yaml
+import yaml  # type: ignore[import-untyped]
 from pydantic import ValidationError
 
 from smsradar.cli import main as cli
@@ -153,7 +153,7 @@ def container_settings(environment: Mapping[str, str]) -> Settings:
         for name in [n for n in os.environ if n.startswith(ENV_PREFIX)]:
             del os.environ[name]
         os.environ.update({k: v for k, v in environment.items() if k.startswith(ENV_PREFIX)})
-        return Settings(_env_file=None)  # type: ignore[call-arg]
+        return Settings(_env_file=None)
     finally:
         os.environ.clear()
         os.environ.update(saved)
@@ -205,9 +205,9 @@ def problems(document: Mapping[str, Any]) -> list[str]:
             found.append(f"{name}: SMSRADAR_KAFKA_BOOTSTRAP unset: it would start Tansu")
         else:
             for host_port in bootstrap.split(","):
-                host = host_port.strip().split(":")[0]
-                if host not in services:
-                    found.append(f"{name}: bootstrap host {host!r} is no service")
+                broker_host = host_port.strip().split(":")[0]
+                if broker_host not in services:
+                    found.append(f"{name}: bootstrap host {broker_host!r} is no service")
 
     sinks = [n for n, s in services.items() if _command(s)[:2] == ["smsradar", "sink"]]
     if len(sinks) != 1:

@@ -141,7 +141,7 @@ def test_a_second_sink_is_found(compose: dict[str, Any]) -> None:
 def test_topics_match_the_code(compose: dict[str, Any]) -> None:
     topics_env = compose["services"]["topics"]["environment"]["TOPICS"]
     created = {spec.split(":")[0] for spec in topics_env.split()}
-    assert expected_topics(Settings(_env_file=None, topic_prefix="smsradar")) <= created  # type: ignore[call-arg]
+    assert expected_topics(Settings(_env_file=None, topic_prefix="smsradar")) <= created
 
     renamed = topics_env.replace("smsradar.events:", "smsradar.event:")
     found = problems(with_env(compose, "topics", TOPICS=renamed))

@@ -16,7 +16,7 @@ from tests.support.processes import ManagedProcess, wait_for
 
 # Gateways retry for hours; the simulator retries long enough to ride out any fault here
 # (a 20 s broker outage answers 503 for 20 s plus the publish timeout).
-RETRIES = {"max_attempts": 60, "max_backoff_s": 2.0}
+RETRY_ATTEMPTS, RETRY_MAX_BACKOFF_S = 60, 2.0
 
 
 @contextmanager
@@ -25,7 +25,13 @@ def traffic(
 ) -> Iterator[Future[simulator.SimulationResult]]:
     """~2,000 webhooks (1% invalid) posted at 100/s, ~20 s: the fault lands mid-stream."""
     config = simulator.TrafficConfig(seed=seed, rate=10, messages=messages, invalid_rate=0.01)
-    posting = simulator.PostConfig(url=url, rate=100, concurrency=8, **RETRIES)
+    posting = simulator.PostConfig(
+        url=url,
+        rate=100,
+        concurrency=8,
+        max_attempts=RETRY_ATTEMPTS,
+        max_backoff_s=RETRY_MAX_BACKOFF_S,
+    )
     with ThreadPoolExecutor(1) as pool:
         yield pool.submit(lambda: asyncio.run(simulator.run_async(config, posting)))
 

@@ -128,7 +128,7 @@ def test_invalid_events_name_the_field(change: dict[str, object], loc: str) -> N
 
 def _settings(tolerance_s: int = 300) -> Settings:
     return Settings(
-        smsgate_signing_key=KEY,  # type: ignore[arg-type]
+        smsgate_signing_key=KEY,
         smsgate_signature_tolerance_s=tolerance_s,
     )
 

@@ -161,7 +161,7 @@ def _signed(fields: dict[str, str], url: str = URL) -> tuple[bytes, str]:
 
 
 def test_valid_signature_passes() -> None:
-    check = signature_check(Settings(twilio_auth_token=TOKEN))  # type: ignore[arg-type]
+    check = signature_check(Settings(twilio_auth_token=TOKEN))
     assert check is not None
     body, sig = _signed(load_fixture(PROVIDER, "status_sent_docs"))
     check(_request(body, **{"X-Twilio-Signature": sig}))
@@ -181,7 +181,7 @@ def test_no_check_without_a_token() -> None:
 
 @pytest.mark.parametrize("case", ["missing", "invalid", "other params", "not a form"])
 def test_bad_signatures_are_rejected(case: str) -> None:
-    check = signature_check(Settings(twilio_auth_token=TOKEN))  # type: ignore[arg-type]
+    check = signature_check(Settings(twilio_auth_token=TOKEN))
     assert check is not None
     body, sig = _signed(load_fixture(PROVIDER, "status_sent_docs"))
     headers = {"X-Twilio-Signature": sig}
@@ -203,7 +203,7 @@ def test_signature_replayed_to_another_url_is_rejected() -> None:
     Replayed elsewhere (another route, another token in the query) it fails; replayed
     as is it passes and is de-duplicated downstream by its event_id.
     """
-    check = signature_check(Settings(twilio_auth_token=TOKEN))  # type: ignore[arg-type]
+    check = signature_check(Settings(twilio_auth_token=TOKEN))
     assert check is not None
     body, sig = _signed(load_fixture(PROVIDER, "status_sent_docs"))
     for other in (
@@ -217,4 +217,4 @@ def test_signature_replayed_to_another_url_is_rejected() -> None:
 
 
 def test_an_empty_token_is_no_token() -> None:
-    assert signature_check(Settings(twilio_auth_token="")) is None  # type: ignore[arg-type]
+    assert signature_check(Settings(twilio_auth_token="")) is None

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Coroutine
+from typing import Any, TypeVar
 
 import pytest
 
@@ -11,7 +13,10 @@ from receiver.deadlines import Deadlines
 RESOLUTION_S = 0.02
 
 
-def _run(coroutine):  # type: ignore[no-untyped-def]
+T = TypeVar("T")
+
+
+def _run(coroutine: Coroutine[Any, Any, T]) -> T:
     return asyncio.run(asyncio.wait_for(coroutine, 10))
 
 
@@ -39,7 +44,7 @@ def test_a_block_within_its_limit_is_untouched_and_disarms_the_timer() -> None:
             assert deadlines.armed
         await asyncio.sleep(RESOLUTION_S * 3)
         assert not deadlines.armed
-        assert asyncio.current_task().cancelling() == 0  # type: ignore[union-attr]
+        assert asyncio.current_task().cancelling() == 0
 
     _run(scenario())
 

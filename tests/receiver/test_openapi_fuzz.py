@@ -17,6 +17,8 @@ from __future__ import annotations
 import time
 from collections import Counter
 from collections.abc import Callable
+from functools import partial
+from typing import Any
 
 import httpx
 import pytest
@@ -26,6 +28,7 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis.strategies import SearchStrategy
 from schemathesis import APIOperation, Case, GenerationMode
 from schemathesis.checks import not_a_server_error
+from schemathesis.core.result import Ok
 from schemathesis.errors import FailureGroup
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
@@ -55,7 +58,7 @@ CHECKS = [
 ]
 
 
-def _fuzz(strategy: SearchStrategy[Case], send: Callable[[Case], None]) -> None:
+def _fuzz(strategy: SearchStrategy[Case[Any]], send: Callable[[Case[Any]], None]) -> None:
     # No shrinking and no example database: every case is sent once and every failure
     # collected, so one run reports them all with a curl command each.
     @settings(
@@ -66,13 +69,13 @@ def _fuzz(strategy: SearchStrategy[Case], send: Callable[[Case], None]) -> None:
         suppress_health_check=list(HealthCheck),
     )
     @given(case=strategy)
-    def run(case: Case) -> None:
+    def run(case: Case[Any]) -> None:
         send(case)
 
     run()
 
 
-def operation_inputs(operation: APIOperation) -> int:
+def operation_inputs(operation: APIOperation[Any, Any, Any, Any]) -> int:
     return len(list(operation.iter_parameters())) + len(operation.body)
 
 
@@ -88,7 +91,7 @@ def test_generated_requests_get_documented_answers(receiver: RunningReceiver) ->
     failures: list[str] = []
     session = requests.Session()
 
-    def send(case: Case, mode: GenerationMode, phase: str) -> None:
+    def send(case: Case[Any], mode: GenerationMode, phase: str) -> None:
         nonlocal refused_positive, accepted_negative
         label = f"{case.operation.label} ({mode.value}, {phase})"
         try:
@@ -108,7 +111,10 @@ def test_generated_requests_get_documented_answers(receiver: RunningReceiver) ->
             failures.append(f"{label}: {exc}")
 
     started = time.monotonic()
-    operations = [result.ok() for result in schema.get_all_operations()]
+    operations = []
+    for result in schema.get_all_operations():
+        assert isinstance(result, Ok), f"an operation of /openapi.json is unusable: {result.err()}"
+        operations.append(result.ok())
     for operation in operations:
         for mode in MODES:
             config = schema.config.generation_for(operation=operation, phase="coverage")
@@ -119,7 +125,7 @@ def test_generated_requests_get_documented_answers(receiver: RunningReceiver) ->
             if mode is GenerationMode.NEGATIVE and not operation_inputs(operation):
                 continue  # nothing to violate (the GET routes take no input)
             strategy = operation.as_strategy(generation_mode=mode)
-            _fuzz(strategy, lambda case, mode=mode: send(case, mode, "fuzzing"))
+            _fuzz(strategy, partial(send, mode=mode, phase="fuzzing"))
     elapsed = time.monotonic() - started
 
     total = statuses.total()

@@ -107,16 +107,12 @@ def test_the_least_recently_seen_source_is_dropped_first() -> None:
 
 
 def test_off_by_default_and_built_from_the_settings() -> None:
-    assert RateLimiter.of(Settings(_env_file=None)) is None  # type: ignore[call-arg]
-    built = RateLimiter.of(
-        Settings(_env_file=None, rate_limit_per_s=2.5, rate_limit_sources=7)  # type: ignore[call-arg]
-    )
+    assert RateLimiter.of(Settings(_env_file=None)) is None
+    built = RateLimiter.of(Settings(_env_file=None, rate_limit_per_s=2.5, rate_limit_sources=7))
     assert built is not None
     # The burst defaults to one second's worth, rounded up.
     assert (built.rate, built.capacity, built.max_sources) == (2.5, 3, 7)
-    burst = RateLimiter.of(
-        Settings(_env_file=None, rate_limit_per_s=0.1, rate_limit_burst=20)  # type: ignore[call-arg]
-    )
+    burst = RateLimiter.of(Settings(_env_file=None, rate_limit_per_s=0.1, rate_limit_burst=20))
     assert burst is not None and burst.capacity == 20
 
 

@@ -17,7 +17,7 @@ CA = Path(ssl.get_default_verify_paths().cafile or "/etc/ssl/certs/ca-certificat
 
 
 def settings(**values: Any) -> Settings:
-    return Settings(_env_file=None, kafka_bootstrap="k1:9093,k2:9093", **values)  # type: ignore[call-arg]
+    return Settings(_env_file=None, kafka_bootstrap="k1:9093,k2:9093", **values)
 
 
 def faust_options(config: Settings, tmp_path: Path) -> dict[str, Any]:
@@ -108,7 +108,7 @@ def test_environment_variable_names(monkeypatch: pytest.MonkeyPatch) -> None:
         "SMSRADAR_KAFKA_SSL_CAFILE": str(CA),
     }.items():
         monkeypatch.setenv(name, value)
-    config = Settings(_env_file=None)  # type: ignore[call-arg]
+    config = Settings(_env_file=None)
     assert config.kafka_security_protocol == "SASL_SSL"
     assert config.kafka_sasl_mechanism == "SCRAM-SHA-256"
     assert config.kafka_sasl_username == "u"

@@ -44,7 +44,7 @@ def alert(state: str) -> AlertFact:
 def notify(kind: str, url: str, facts: list[AlertFact], ledger: dict[str, str]) -> None:
     async def main() -> None:
         notifications = Notifications(
-            (Notifier(type=kind, url=url, backoff_s=0.01, max_attempts=5),),  # type: ignore[arg-type]
+            (Notifier(type=kind, url=url, backoff_s=0.01, max_attempts=5),),
             ledger,
         )
         try:

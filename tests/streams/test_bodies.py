@@ -42,7 +42,7 @@ def _hmac(text: str, key: str = KEY) -> str:
 def _settings(tmp_path: Path | None = None, **values: Any) -> Settings:
     if tmp_path is not None:
         values["data_dir"] = tmp_path / "data"
-    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+    return Settings(_env_file=None, **values)
 
 
 def _event(

@@ -113,7 +113,7 @@ def hand_over(request: pytest.FixtureRequest) -> str:
 def _run(tmp_path: Path, **scenario: Any) -> Scenario:
     async def run() -> Scenario:
         # Faust binds the app to the loop it is made in
-        app = create_app(Settings(_env_file=None, data_dir=tmp_path))  # type: ignore[call-arg]
+        app = create_app(Settings(_env_file=None, data_dir=tmp_path))
         assert isinstance(app.consumer, SeekSafeConsumer)
         ran = Scenario(app.consumer, **scenario)
         if ran.hand_over == "direct":
@@ -200,7 +200,7 @@ def test_the_workers_fetches_wait_at_most_fetch_max_wait_ms(tmp_path: Path) -> N
     """Faust asks for 1,500 ms, which the embedded broker answers only when it is up."""
 
     async def worker_fetch_wait_ms() -> int:
-        settings = Settings(_env_file=None, data_dir=tmp_path)  # type: ignore[call-arg]
+        settings = Settings(_env_file=None, data_dir=tmp_path)
         app = create_app(settings)
         thread: Any = app.consumer._new_consumer_thread()  # type: ignore[attr-defined]
         aiokafka_consumer = thread._create_worker_consumer(app.transport)
@@ -216,7 +216,7 @@ def test_a_record_is_handed_over_directly_only_when_its_hand_over_cannot_wait(
     """Each thing Faust's hand-over can wait for makes it raced (direct when none is)."""
 
     async def verdicts() -> dict[str, bool]:
-        app = create_app(Settings(_env_file=None, data_dir=tmp_path))  # type: ignore[call-arg]
+        app = create_app(Settings(_env_file=None, data_dir=tmp_path))
         consumer: Any = app.consumer
         conductor: Any = app.topics
         agent_topic = app.topic(TOPIC)

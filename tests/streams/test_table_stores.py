@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import time
 from pathlib import Path
+from typing import Any
 
 from smsradar.settings import Settings
 from streams.app import create_app
@@ -13,8 +14,10 @@ MIB = 1024 * 1024
 MEMTABLES = "rocksdb.cur-size-all-mem-tables"
 
 
-def rocksdb_app_tables(tmp_path: Path, write_buffer_mib: int, block_cache_mib: int) -> dict:
-    settings = Settings(  # type: ignore[call-arg]
+def rocksdb_app_tables(
+    tmp_path: Path, write_buffer_mib: int, block_cache_mib: int
+) -> dict[str, Any]:
+    settings = Settings(
         _env_file=None,
         table_store="rocksdb://",
         data_dir=tmp_path,
@@ -84,7 +87,7 @@ def test_memtables_of_all_databases_stay_near_the_write_buffer_budget(tmp_path: 
 
 
 def test_the_memory_store_ignores_the_budget(tmp_path: Path) -> None:
-    settings = Settings(_env_file=None, table_store="memory://", data_dir=tmp_path)  # type: ignore[call-arg]
+    settings = Settings(_env_file=None, table_store="memory://", data_dir=tmp_path)
     app = create_app(settings)
     for table in app.tables.values():
         assert type(table.data).__module__ == "faust.stores.memory"

@@ -21,7 +21,7 @@ from streams.webhook_join import WebhookJoin, WebhookRecord, keyed_partition
 from tests.conftest import FIXTURES
 
 PARTITIONS = 8
-SETTINGS = Settings(_env_file=None, topic_partitions=PARTITIONS)  # type: ignore[call-arg]
+SETTINGS = Settings(_env_file=None, topic_partitions=PARTITIONS)
 TOPICS = Topics.of(SETTINGS)
 
 

@@ -12,7 +12,7 @@ from streams.worker import collect_old_garbage_periodically, faust_worker
 
 
 def test_the_root_logger_keeps_the_configured_level(tmp_path: Path) -> None:
-    settings = Settings(_env_file=None, log_level="WARNING", data_dir=tmp_path)  # type: ignore[call-arg]
+    settings = Settings(_env_file=None, log_level="WARNING", data_dir=tmp_path)
     worker = faust_worker(create_app(settings), settings)
     logger = logging.Logger("root-under-test", logging.WARNING)
     logger.addHandler(logging.StreamHandler())
@@ -23,9 +23,9 @@ def test_the_root_logger_keeps_the_configured_level(tmp_path: Path) -> None:
 
 def test_the_worker_app_collects_old_garbage_on_a_clock(tmp_path: Path) -> None:
     # Its thresholds never reach a full collection (streams.worker): one must be scheduled.
-    app = create_app(Settings(_env_file=None, data_dir=tmp_path))  # type: ignore[call-arg]
-    tasks_before = len(app._app_tasks)  # type: ignore[attr-defined]
+    app = create_app(Settings(_env_file=None, data_dir=tmp_path))
+    tasks_before = len(app._app_tasks)
     collect_old_garbage_periodically(app, interval_s=60.0)
-    tasks = app._app_tasks[tasks_before:]  # type: ignore[attr-defined]
+    tasks = app._app_tasks[tasks_before:]
     assert len(tasks) == 1
     assert "collect_old_garbage" in repr(tasks[0])

@@ -9,7 +9,7 @@ from streams.worker import worker_topics
 
 
 def test_every_stream_topic_is_created_and_the_facts_are_compacted() -> None:
-    settings = Settings(_env_file=None, topic_prefix="p")  # type: ignore[call-arg]
+    settings = Settings(_env_file=None, topic_prefix="p")
     topics = Topics.of(settings)
     created = worker_topics(settings)
     every = {getattr(topics, field) for field in topics.__dataclass_fields__}

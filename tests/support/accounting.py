@@ -98,7 +98,9 @@ def account(settings: Settings, result: SimulationResult, timeout_s: float = 120
     dead = read_topics(
         settings.bootstrap_servers, [settings.deadletter_topic], expected=None, timeout_s=30
     )
-    dead_ids = Counter(r.headers["request_id"].decode() for r in dead if "request_id" in r.headers)
+    dead_ids: Counter[str | None] = Counter(
+        r.headers["request_id"].decode() for r in dead if "request_id" in r.headers
+    )
     books.dead_lettered = sum(1 for request_id in rejected if dead_ids[request_id] == 1)
 
     accepted_events = _event_ids(
@@ -156,7 +158,7 @@ def assert_exact(books: Accounting) -> None:
 
 def _event_ids(settings: Settings, envelopes: list[WebhookEnvelope]) -> set[str]:
     """The distinct event ids the adapters make of these webhooks (as the worker does)."""
-    ids = set()
+    ids: set[str] = set()
     for envelope in envelopes:
         adapter = ADAPTERS[envelope.provider]
         zone = settings.timezone_for(envelope.provider)

@@ -200,6 +200,6 @@ def describe_difference(
     want_w, got_w = expected_windows(messages), facts.windows()
     differing = [k for k in set(want_w) | set(got_w) if want_w.get(k) != got_w.get(k)]
     lines.append(f"windows: {len(got_w)}/{len(want_w)}, differing {len(differing)}")
-    for key in sorted(differing)[:5]:
-        lines.append(f"  {key}: want {want_w.get(key)} got {got_w.get(key)}")
+    for window in sorted(differing)[:5]:
+        lines.append(f"  {window}: want {want_w.get(window)} got {got_w.get(window)}")
     return "\n".join(lines)

@@ -71,11 +71,15 @@ def message(
         "sent_at": sent_at,
         "delivered_at": delivered_at,
         "failed_at": failed_at,
-        "read_at": delivered_at + timedelta(minutes=1) if status == "read" else None,
+        "read_at": (
+            delivered_at + timedelta(minutes=1) if delivered_at and status == "read" else None
+        ),
         "outcome_at": delivered_at or failed_at,
         "queue_latency_s": queue,
         "delivery_latency_s": delivery if delivered else None,
-        "total_latency_s": queue + delivery if delivered and queue is not None else None,
+        "total_latency_s": (
+            queue + delivery if delivered and queue is not None and delivery is not None else None
+        ),
         "events": 3,
         "last_event_at": delivered_at or failed_at or sent_at or created_at,
     }
