@@ -15,7 +15,7 @@ from tests.providers.conftest import RECEIVED_AT, Normalizer, load_fixture
 STATUS = "/webhooks/smsgateway24/status"
 INCOMING = "/webhooks/smsgateway24/incoming"
 PROVIDER = "smsgateway24"
-# numeric order: the ids of parametrized tests read as the gateway's documented list
+# in numeric order: stable, readable test ids
 STATUS_CODES_IN_ORDER: list[str] = sorted(STATUS_CODES, key=int)
 
 

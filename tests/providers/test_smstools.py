@@ -20,7 +20,7 @@ from tests.providers.conftest import Normalizer, load_fixture
 ROUTE = "/webhooks/smstools"
 PROVIDER = "smstools"
 BRUSSELS = ZoneInfo("Europe/Brussels")
-# numeric order: the ids of parametrized tests read as the gateway's documented list
+# in numeric order: stable, readable test ids
 DELIVERY_CODES_IN_ORDER: list[str] = sorted(DELIVERY_CODES, key=int)
 DETAIL_CATEGORIES_IN_ORDER: list[str] = sorted(DETAIL_CATEGORIES, key=int)
 
