@@ -253,4 +253,4 @@ def test_poison_event_is_dead_lettered_and_the_worker_goes_on(
     assert b"before 2000" in dead[0].headers["reason"]
     assert b'"sms_id":666' in dead[0].value
     assert "smsgateway24:666" not in read_facts(receiver.settings).messages
-    assert worker.stop(signal.SIGINT, timeout_s=30) == 0, worker.output()
+    assert worker.stop(signal.SIGINT) == 0, worker.output()

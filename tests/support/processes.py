@@ -12,6 +12,11 @@ from pathlib import Path
 
 import httpx
 
+# A worker stopped while it joins its group first waits for the join to end (aiokafka lets
+# it finish): a worker restarted into its group and stopped mid-start took up to 14.4 s to
+# exit cleanly on Tansu (1.7 s on Kafka; the worker's session timeout is 10 s). A clean
+# stop must not be taken for a hang.
+STOP_TIMEOUT_S = 30.0
 # Every process started in this session, so a failed test's report can show their logs.
 STARTED: list[ManagedProcess] = []
 # Lines worth showing first: tracebacks, and errors in Faust's format and in ours (text).
@@ -48,7 +53,7 @@ class ManagedProcess:
                 raise AssertionError(f"{what}: not after {timeout_s}s\n{self.output()}")
             time.sleep(0.05)
 
-    def stop(self, sig: int = signal.SIGTERM, timeout_s: float = 15.0) -> int:
+    def stop(self, sig: int = signal.SIGTERM, timeout_s: float = STOP_TIMEOUT_S) -> int:
         if self.process.poll() is None:
             self.process.send_signal(sig)
             try:
