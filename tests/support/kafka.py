@@ -28,11 +28,7 @@ async def _read_all(
     await consumer.start()
     records: list[ConsumedRecord] = []
     try:
-        partitions = [
-            TopicPartition(topic, p)
-            for topic in topics
-            for p in (consumer.partitions_for_topic(topic) or await _partitions(consumer, topic))
-        ]
+        partitions = await _topic_partitions(consumer, topics)
         if not partitions:
             return records
         consumer.assign(partitions)
@@ -58,9 +54,17 @@ async def _read_all(
     return records
 
 
-async def _partitions(consumer: AIOKafkaConsumer, topic: str) -> set[int]:
-    await consumer._client.force_metadata_update()  # learn topics created since start
-    return consumer.partitions_for_topic(topic) or set()
+async def _topic_partitions(consumer: AIOKafkaConsumer, topics: list[str]) -> list[TopicPartition]:
+    """Every partition of ``topics``; metadata is fetched again only for a topic not known yet
+    (created since the consumer started)."""
+    partitions = []
+    for topic in topics:
+        known = consumer.partitions_for_topic(topic)
+        if not known:
+            await consumer._client.force_metadata_update()
+            known = consumer.partitions_for_topic(topic) or set()
+        partitions += [TopicPartition(topic, p) for p in known]
+    return partitions
 
 
 def read_topics(
@@ -76,11 +80,7 @@ async def _group_lag(bootstrap: str, group_id: str, topics: list[str]) -> int:
     )
     await consumer.start()
     try:
-        partitions = [
-            TopicPartition(topic, p)
-            for topic in topics
-            for p in (consumer.partitions_for_topic(topic) or await _partitions(consumer, topic))
-        ]
+        partitions = await _topic_partitions(consumer, topics)
         end_offsets = await consumer.end_offsets(partitions)
         lag = 0
         for tp, end in end_offsets.items():
