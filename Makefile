@@ -37,8 +37,13 @@ browser:
 wrk:
 	command -v wrk >/dev/null || (apt-get update && apt-get install -y --no-install-recommends wrk)
 
+# pytest-xdist processes for `make test`. Each starts the brokers its tests need; two halve
+# the run on a 2-core machine, where the tests mostly wait on brokers and subprocesses.
+# TEST_WORKERS=0 runs everything in one process.
+TEST_WORKERS ?= 2
+
 test: lint kafka browser wrk
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS)
 
 # The soak of issue 9 (README, Development): the whole system at a fixed rate for SOAK_MINUTES,
 # memory sampled. Not a part of `make test`: tests/soak is only collected when

@@ -13,7 +13,7 @@ import pytest
 
 from smsradar.broker import BrokerError, EmbeddedBroker, free_port
 from smsradar.settings import Settings
-from tests.support.accounting import SESSION_LINES
+from tests.support.accounting import PENDING_LINES
 from tests.support.apache_kafka import KAFKA_VERSION, ApacheKafka, KafkaUnavailable
 from tests.support.brokers import (
     BrokerChoiceError,
@@ -40,6 +40,7 @@ ON_FIRST_BROKER = pytest.mark.parametrize("broker", BROKERS[:1], indirect=True)
 
 
 _FIRST_PROCESS = pytest.StashKey[int]()
+ACCOUNTING = "accounting"
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -51,8 +52,14 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
 def pytest_runtest_makereport(
     item: pytest.Item, call: pytest.CallInfo[None]
 ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
-    """A failed test's report shows the errors and last lines of every process it started."""
+    """A failed test's report shows the errors and last lines of every process it started.
+
+    Its accounting lines go into every report as well, for the summary at the end.
+    """
     report = yield
+    if report.when == "call":
+        report.user_properties.extend((ACCOUNTING, line) for line in PENDING_LINES)
+        PENDING_LINES.clear()
     if report.failed and report.when == "call":
         for process in STARTED[item.stash.get(_FIRST_PROCESS, len(STARTED)) :]:
             command = " ".join(process.argv[2:])
@@ -61,10 +68,17 @@ def pytest_runtest_makereport(
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    """The fault tests' accounting lines, whatever -s or capture says."""
-    if SESSION_LINES:
+    """The fault tests' accounting lines, whatever -s, capture or xdist says."""
+    lines = [
+        str(value)
+        for reports in terminalreporter.stats.values()
+        for report in reports
+        for key, value in getattr(report, "user_properties", ())
+        if key == ACCOUNTING
+    ]
+    if lines:
         terminalreporter.section("accounting")
-        for line in SESSION_LINES:
+        for line in lines:
             terminalreporter.write_line(line)
 
 
@@ -79,8 +93,9 @@ def broker(
 ) -> Iterator[BrokerUnderTest]:
     """The broker of the tests: each test using it runs once per kind (ids [tansu], [kafka]).
 
-    Tests are grouped by kind, so one broker runs at a time. Apache Kafka that does not
-    start fails the tests (with its log), it never skips them.
+    Tests are grouped by kind, so one broker runs at a time in each pytest process (each
+    xdist worker starts its own). Apache Kafka that does not start fails the tests (with
+    its log), it never skips them.
     """
     if request.param == "kafka":
         workdir = tmp_path_factory.mktemp("apache-kafka")

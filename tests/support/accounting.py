@@ -28,9 +28,10 @@ from tests.support.store import query, store_as_facts, store_windows, wait_for_s
 
 FINAL_STATUSES = frozenset({202, 400, 422})
 
-# Every accounting line of the session by test, printed at the end of the run (conftest.py):
-# the counts are the point of a fault test, passed or not.
-SESSION_LINES: list[str] = []
+# The accounting lines of the running test. conftest.py moves them into the test's report,
+# which reaches the session's summary from an xdist worker too, and prints them all at the
+# end of the run: the counts are the point of a fault test, passed or not.
+PENDING_LINES: list[str] = []
 
 
 @dataclass
@@ -150,7 +151,7 @@ def assert_exact(books: Accounting) -> None:
     if set(books.by_status) - FINAL_STATUSES:
         problems.append(f"final answers other than 202/400/422: {dict(books.by_status)}")
     test = os.environ.get("PYTEST_CURRENT_TEST", "").removesuffix(" (call)")
-    SESSION_LINES.append(
+    PENDING_LINES.append(
         f"{test}: {books.line()}" + (f"; PROBLEMS: {problems}" if problems else "")
     )
     assert not problems, f"{books.line()}\nproblems: {problems}"
