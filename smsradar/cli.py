@@ -221,6 +221,18 @@ def worker(settings: Settings, with_sink: bool) -> None:
 
     Several workers with the same SMSRADAR_APP_ID share the partitions between them.
     """
+    from smsradar.signals import StopRequested, raise_on_stop_signals
+
+    raise_on_stop_signals()  # until the Faust worker's loop handles them
+    try:
+        _run_worker(settings, with_sink)
+    except StopRequested as stop:
+        logging.getLogger(__name__).info(
+            "worker stopped before it started", extra={"signal": stop.signal_name}
+        )
+
+
+def _run_worker(settings: Settings, with_sink: bool) -> None:
     from streams.worker import run_worker
 
     if not with_sink:

@@ -13,6 +13,7 @@ from smsradar.eventloop import use_uvloop
 from smsradar.heap import collect_garbage_less_often, return_big_blocks_to_the_os
 from smsradar.kafka import ensure_topics, raw_body_topic_config
 from smsradar.settings import Settings
+from smsradar.signals import redeliver_swallowed_stop_signal
 from streams.app import create_app, webhook_topic_names
 from streams.topics import Topics
 
@@ -56,12 +57,11 @@ async def create_topics(settings: Settings) -> None:
 def run_worker(settings: Settings) -> None:
     (settings.data_dir / "streams").mkdir(parents=True, exist_ok=True)
     use_uvloop()  # before any loop is made: Faust's worker makes its own from the policy
-    # Its own loop, left unset as the current one: Faust's worker makes its own after.
-    loop = asyncio.new_event_loop()
-    try:
-        loop.run_until_complete(create_topics(settings))
-    finally:
-        loop.close()
+    # Its own loop, left unset as the current one: Faust's worker makes its own after. An
+    # asyncio loop, not uvloop, so that the StopRequested of a stop signal (smsradar.signals)
+    # ends the wait for the broker; the runner then cancels what is left of it.
+    with asyncio.Runner(loop_factory=asyncio.SelectorEventLoop) as runner:
+        runner.run(create_topics(settings))
     return_big_blocks_to_the_os()
     collect_garbage_less_often()
     if settings.body_hash_key is None:
@@ -91,8 +91,17 @@ def collect_old_garbage_periodically(
         gc.collect()
 
 
+class Worker(faust.Worker):
+    """Faust's worker, handed the stop signals its loop got before it could handle them."""
+
+    def install_signal_handlers(self) -> None:
+        super().install_signal_handlers()
+        # A stop signal since this worker's loop started was lost: its handlers get it now.
+        redeliver_swallowed_stop_signal()
+
+
 def faust_worker(app: faust.App, settings: Settings) -> faust.Worker:
-    worker = faust.Worker(
+    worker = Worker(
         app,
         loglevel=settings.log_level.lower(),
         quiet=True,
