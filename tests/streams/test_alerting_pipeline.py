@@ -32,9 +32,9 @@ from tests.support.processes import smsradar_argv, wait_for
 
 # Serial: the spike is judged only while the worker keeps up with the posting. Run beside
 # other tests under xdist it once fired nothing in 600 s with every spike window in the
-# store; most likely the lagging worker read its partitions' backlogs unevenly, the
-# series' event-time clock ran ahead, and the detector dropped the spike's windows as too
-# late (SeriesDetector.observe).
+# store. The lagging worker most likely read its partitions' backlogs unevenly: the
+# series' event-time clock ran ahead and the detector dropped the spike's windows as too
+# late (a known limit, shown by the strict xfail in tests/streams/test_alert_detector.py).
 pytestmark = [
     pytest.mark.integration,
     pytest.mark.slow,
