@@ -37,8 +37,8 @@ browser:
 wrk:
 	command -v wrk >/dev/null || (apt-get update && apt-get install -y --no-install-recommends wrk)
 
-# pytest-xdist processes for `make test`. Each starts the brokers its tests need; two halve
-# the run on a 2-core machine, where the tests mostly wait on brokers and subprocesses.
+# pytest-xdist processes for `make test`. Each starts the brokers its tests need; two cut
+# the run by 40 % on a 2-core machine, where the tests mostly wait on brokers and processes.
 # TEST_WORKERS=0 runs everything in one process. Tests marked `serial` run after, alone:
 # their scenario needs the cores to itself (see the marker in pyproject.toml).
 TEST_WORKERS ?= 2

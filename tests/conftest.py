@@ -54,7 +54,7 @@ def pytest_runtest_makereport(
 ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
     """A failed test's report shows the errors and last lines of every process it started.
 
-    Its accounting lines go into every report as well, for the summary at the end.
+    The accounting lines of its call go into its call report, for the summary at the end.
     """
     report = yield
     if report.when == "call":
