@@ -43,7 +43,7 @@ def redeliver_swallowed_stop_signal() -> None:
     Called right after the loop's own handlers are installed, which then receive it.
     """
     if _received:
-        os.kill(os.getpid(), _received.pop())
+        os.kill(os.getpid(), _received[-1])
         _received.clear()
 
 

@@ -35,40 +35,35 @@ def test_a_stop_signal_raises_stop_requested_naming_it(
     assert raised.value.signal_name == stop_signal.name
 
 
+async def signal_after_redelivery(timeout_s: float) -> int | None:
+    """The SIGTERM a handler installed now receives from the redelivery, or None."""
+    loop = asyncio.get_running_loop()
+    received: asyncio.Future[int] = loop.create_future()
+    loop.add_signal_handler(signal.SIGTERM, received.set_result, signal.SIGTERM)
+    try:
+        redeliver_swallowed_stop_signal()
+        return await asyncio.wait_for(received, timeout_s)
+    except TimeoutError:
+        return None
+    finally:
+        loop.remove_signal_handler(signal.SIGTERM)
+
+
 def test_a_stop_signal_a_uvloop_loop_swallowed_reaches_the_handler_installed_after(
     restored_handlers: None,
 ) -> None:
     raise_on_stop_signals()
 
-    async def handled_signal() -> int:
-        loop = asyncio.get_running_loop()
+    async def swallowed_then_redelivered() -> int | None:
         # Sent while the loop waits, so uvloop runs the raising handler in a callback of its
         # own and only logs StopRequested: the window before a worker's loop has handlers.
         threading.Timer(0.05, os.kill, (os.getpid(), signal.SIGTERM)).start()
         await asyncio.sleep(0.5)
-        received: asyncio.Future[int] = loop.create_future()
-        loop.add_signal_handler(signal.SIGTERM, received.set_result, signal.SIGTERM)
-        try:
-            redeliver_swallowed_stop_signal()
-            return await asyncio.wait_for(received, 5)
-        finally:
-            loop.remove_signal_handler(signal.SIGTERM)
+        return await signal_after_redelivery(5)
 
-    assert uvloop.run(handled_signal()) == signal.SIGTERM
+    assert uvloop.run(swallowed_then_redelivered()) == signal.SIGTERM
 
 
 def test_nothing_is_redelivered_without_a_stop_signal(restored_handlers: None) -> None:
     raise_on_stop_signals()
-
-    async def nothing_received() -> bool:
-        loop = asyncio.get_running_loop()
-        received: asyncio.Future[int] = loop.create_future()
-        loop.add_signal_handler(signal.SIGTERM, received.set_result, signal.SIGTERM)
-        try:
-            redeliver_swallowed_stop_signal()
-            await asyncio.sleep(0.2)
-            return not received.done()
-        finally:
-            loop.remove_signal_handler(signal.SIGTERM)
-
-    assert uvloop.run(nothing_received())
+    assert uvloop.run(signal_after_redelivery(0.2)) is None

@@ -11,17 +11,16 @@ import signal
 import pytest
 
 from smsradar.broker import free_port
+from smsradar.signals import STOP_SIGNALS
 from tests.conftest import ON_FIRST_BROKER, WorkerFactory
 from tests.support.brokers import BrokerUnderTest
 
 pytestmark = pytest.mark.integration
 
-STOP_SIGNALS = pytest.mark.parametrize(
-    "stop_signal", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"]
-)
+EACH_STOP_SIGNAL = pytest.mark.parametrize("stop_signal", STOP_SIGNALS, ids=lambda s: s.name)
 
 
-@STOP_SIGNALS
+@EACH_STOP_SIGNAL
 def test_a_worker_waiting_for_the_broker_stops_cleanly(
     start_worker: WorkerFactory, stop_signal: signal.Signals
 ) -> None:
@@ -39,7 +38,7 @@ def test_a_worker_waiting_for_the_broker_stops_cleanly(
 
 
 @ON_FIRST_BROKER
-@STOP_SIGNALS
+@EACH_STOP_SIGNAL
 def test_a_running_worker_stops_through_fausts_handlers(
     broker: BrokerUnderTest, start_worker: WorkerFactory, stop_signal: signal.Signals
 ) -> None:
