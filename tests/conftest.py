@@ -57,10 +57,11 @@ def pytest_runtest_makereport(
     The accounting lines of its call go into its call report, for the summary at the end.
     """
     report = yield
-    if report.when == "call":
-        report.user_properties.extend((ACCOUNTING, line) for line in PENDING_LINES)
-        PENDING_LINES.clear()
-    if report.failed and report.when == "call":
+    if report.when != "call":
+        return report
+    report.user_properties.extend((ACCOUNTING, line) for line in PENDING_LINES)
+    PENDING_LINES.clear()
+    if report.failed:
         for process in STARTED[item.stash.get(_FIRST_PROCESS, len(STARTED)) :]:
             command = " ".join(process.argv[2:])
             report.sections.append((f"{command} (pid {process.pid})", log_digest(process)))
