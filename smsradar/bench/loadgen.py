@@ -8,7 +8,9 @@ used when ``wrk`` is not installed). ``watch`` reads a webhook topic with a plai
 consumer and notes when each message id first becomes readable there.
 
 Requests are written as raw HTTP/1.1 on keep-alive connections: an httpx client spends more
-CPU per request than the servers under test, which would make it the bottleneck.
+CPU per request than the servers under test, which would make it the bottleneck. A connection
+idle for ``KEEPALIVE_EXPIRY_S`` is dropped rather than reused, as the simulator's poster does:
+the servers close theirs after 5 s, and a request written on one they are closing fails.
 Every mode prints one JSON object on stdout (or to ``--out``); times are ``time.monotonic()``
 (one clock for every process of the machine).
 """
@@ -29,6 +31,7 @@ from urllib.parse import urlsplit
 import orjson
 
 from smsradar.eventloop import use_uvloop
+from smsradar.simulator.poster import KEEPALIVE_EXPIRY_S
 
 STATUS_MESSAGES = {1: "pending", 3: "queued", 6: "sent", 7: "delivered"}
 
@@ -74,6 +77,7 @@ class Connection:
     def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.reader = reader
         self.writer = writer
+        self.idle_since = time.monotonic()
 
     @classmethod
     async def open(cls, target: Target) -> Connection:
@@ -98,6 +102,18 @@ class Connection:
         self.writer.close()
 
 
+def take_idle(idle: list[Connection], expiry_s: float) -> Connection | None:
+    """The most recently used of the ``idle`` connections, unless it has been idle for
+    ``expiry_s``; those idle that long are closed (the ones below it in the stack too)."""
+    now = time.monotonic()
+    while idle:
+        conn = idle.pop()
+        if now - conn.idle_since < expiry_s:
+            return conn
+        conn.close()
+    return None
+
+
 @dataclass
 class OpenLoopResult:
     due: int = 0
@@ -111,7 +127,13 @@ class OpenLoopResult:
 
 
 async def open_loop(
-    url: str, rate: float, duration_s: float, connections: int, id_prefix: str, max_conns: int
+    url: str,
+    rate: float,
+    duration_s: float,
+    connections: int,
+    id_prefix: str,
+    max_conns: int,
+    idle_expiry_s: float = KEEPALIVE_EXPIRY_S,
 ) -> OpenLoopResult:
     target = Target.parse(url)
     idle: list[Connection] = [await Connection.open(target) for _ in range(connections)]
@@ -124,9 +146,8 @@ async def open_loop(
         request = target.request(status_body(message_id))
         async with slots:
             result.send_lags_s.append(time.monotonic() - due)
-            if idle:
-                conn = idle.pop()
-            else:
+            conn = take_idle(idle, idle_expiry_s)
+            if conn is None:
                 try:
                     conn = await Connection.open(target)
                 except OSError as exc:
@@ -139,7 +160,7 @@ async def open_loop(
                 result.errors[type(exc).__name__] += 1
                 conn.close()
                 return
-            done = time.monotonic()
+            done = conn.idle_since = time.monotonic()
             idle.append(conn)
         result.statuses[status] += 1
         result.latencies_s.append(done - due)
