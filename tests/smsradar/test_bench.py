@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import json
 import subprocess
+from datetime import datetime
 from typing import Any
 
+from smsradar.bench.alerts import measure_alerts, simulation_start
 from tests.support.processes import smsradar_argv
 
 FIELDS = {"name", "value", "unit", "baseline", "baseline_name", "parameters", "ratio"}
@@ -60,6 +62,16 @@ def test_quick_alerts_report_the_detection_delay_beside_its_bound() -> None:
     assert measurement["name"] == "alert_detection_delay_s" and measurement["unit"] == "s"
     assert measurement["baseline"] == 420.0  # the default device rule: 300 s + 120 s
     assert measurement["parameters"]["delays_s"] == [measurement["value"]]
+
+
+def test_alert_delays_are_the_same_in_every_run() -> None:
+    # Each seed's simulation starts at a fixed instant, not at the wall clock's now, which
+    # moved the spike on the one-minute windows (and the delay by up to a minute) per run.
+    first, second = measure_alerts(seeds=2), measure_alerts(seeds=2)
+    assert first[0].parameters["delays_s"] == second[0].parameters["delays_s"]
+    starts = [datetime.fromisoformat(s) for s in first[0].parameters["simulation_starts"]]
+    assert starts == [simulation_start(1), simulation_start(2)]
+    assert len({start.second for start in starts}) == 2, starts
 
 
 def _quick(group: str) -> tuple[list[dict[str, Any]], str]:
