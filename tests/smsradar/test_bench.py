@@ -1,6 +1,7 @@
 """`smsradar bench` as a user runs it: JSON lines on stdout, progress on stderr.
 
-Shape only: benchmark figures are never asserted on (our machines are shared and noisy).
+Shape only: no figure of speed or memory is asserted on (our machines are shared and noisy).
+The alert delay is in simulated time, so a test checks that it is the same in every run.
 """
 
 from __future__ import annotations
