@@ -31,7 +31,7 @@ from urllib.parse import urlsplit
 import orjson
 
 from smsradar.eventloop import use_uvloop
-from smsradar.simulator.poster import KEEPALIVE_EXPIRY_S
+from smsradar.keepalive import KEEPALIVE_EXPIRY_S
 
 STATUS_MESSAGES = {1: "pending", 3: "queued", 6: "sent", 7: "delivered"}
 

@@ -11,8 +11,9 @@ import aiohttp
 import orjson
 import pytest
 
+from smsradar.keepalive import KEEPALIVE_EXPIRY_S
 from smsradar.simulator import PostConfig
-from smsradar.simulator.poster import KEEPALIVE_EXPIRY_S, post_all
+from smsradar.simulator.poster import post_all
 from smsradar.simulator.traffic import Webhook
 
 ROUTE = "/webhooks/smsgateway24/status"
