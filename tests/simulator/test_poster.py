@@ -15,6 +15,7 @@ from smsradar.keepalive import KEEPALIVE_EXPIRY_S
 from smsradar.simulator import PostConfig
 from smsradar.simulator.poster import post_all
 from smsradar.simulator.traffic import Webhook
+from tests.support.http_server import read_request
 
 ROUTE = "/webhooks/smsgateway24/status"
 
@@ -26,13 +27,7 @@ async def _scripted_server(answers: Iterator[int | None]) -> asyncio.Server:
     async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
             while True:
-                head = await reader.readuntil(b"\r\n\r\n")
-                length = next(
-                    int(line.split(b":", 1)[1])
-                    for line in head.lower().split(b"\r\n")
-                    if line.startswith(b"content-length:")
-                )
-                await reader.readexactly(length)
+                await read_request(reader)
                 status = next(answers)
                 if status is None:
                     return

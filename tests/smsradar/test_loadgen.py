@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 
 from smsradar.bench.loadgen import OpenLoopResult, open_loop
+from tests.support.http_server import read_request
 
 ACCEPTED = b"HTTP/1.1 202 Accepted\r\nContent-Length: 0\r\n\r\n"
 
@@ -17,18 +18,11 @@ async def _serve_closing_idle(
     as uvicorn does with its keep-alive timeout."""
     try:
         while True:
-            try:
-                head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), idle_close_s)
-            except (TimeoutError, asyncio.IncompleteReadError):
-                return
-            length = next(
-                int(line.split(b":")[1])
-                for line in head.split(b"\r\n")
-                if line.lower().startswith(b"content-length:")
-            )
-            await reader.readexactly(length)
+            await asyncio.wait_for(read_request(reader), idle_close_s)
             writer.write(ACCEPTED)
             await writer.drain()
+    except (TimeoutError, asyncio.IncompleteReadError):
+        return
     finally:
         writer.close()
         with contextlib.suppress(ConnectionError):
