@@ -98,6 +98,9 @@ class Sink:
         self.stopping = asyncio.Event()
         self.disk_full_since: float | None = None
         self.retry_write_at = 0.0
+        # The consume loop and the rebalance listener both flush, and a rebalance can come
+        # while the loop's flush waits for its write: one flush at a time.
+        self._flushing = asyncio.Lock()
 
     async def run(self) -> None:
         await ensure_topics(
@@ -168,7 +171,14 @@ class Sink:
         """Write every batch as a segment, durably; then commit their offsets.
 
         On a full disk the batches stay (their offsets uncommitted) for the next attempt.
+        A flush that starts while another runs waits for it, then writes what is left:
+        otherwise both would write the same batches, and the second, finding them taken,
+        committed no offsets at all (aiokafka's ValueError, which stopped the sink).
         """
+        async with self._flushing:
+            await self._write_and_commit(consumer)
+
+    async def _write_and_commit(self, consumer: AIOKafkaConsumer) -> None:
         if not self.batches:
             return
         try:
