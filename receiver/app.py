@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import itertools
 import logging
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qsl
@@ -24,6 +25,7 @@ from receiver.metrics import ReceiverMetrics
 from receiver.openapi import openapi_document
 from receiver.publisher import Publisher, PublishUnavailable, Record
 from receiver.ratelimit import RateLimiter, retry_after_header
+from smsradar.heap import collect_in_full_every
 from smsradar.model import message_key
 from smsradar.providers import ADAPTERS
 from smsradar.providers.base import (
@@ -451,9 +453,16 @@ def kafka_app(settings: Settings) -> Starlette:
                         endpoint.path,
                     )
         await publisher.start()
+        # the receiver's process collects garbage in full only on this clock (receiver.server)
+        full_collections = asyncio.create_task(
+            collect_in_full_every(), name="full garbage collections"
+        )
         try:
             yield
         finally:
+            full_collections.cancel()
+            with suppress(asyncio.CancelledError):
+                await full_collections
             await publisher.stop()
 
     return create_app(settings, publisher, lifespan)

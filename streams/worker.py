@@ -10,15 +10,16 @@ import faust
 from aiokafka.errors import KafkaError
 
 from smsradar.eventloop import use_uvloop
-from smsradar.heap import collect_garbage_less_often, return_big_blocks_to_the_os
+from smsradar.heap import (
+    FULL_COLLECTION_INTERVAL_S,
+    collect_garbage_less_often,
+    return_big_blocks_to_the_os,
+)
 from smsradar.kafka import ensure_topics, raw_body_topic_config
 from smsradar.settings import Settings
 from smsradar.signals import redeliver_swallowed_stop_signal
 from streams.app import create_app, webhook_topic_names
 from streams.topics import Topics
-
-# Between full garbage collections (see collect_old_garbage_periodically).
-FULL_COLLECTION_INTERVAL_S = 60.0
 
 log = logging.getLogger("smsradar.streams")
 

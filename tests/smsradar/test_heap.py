@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import gc
 import platform
 import subprocess
 import sys
 
 import pytest
+
+from smsradar.heap import collect_in_full_every
 
 # In a fresh interpreter: free one 4 MiB block (glibc then raises its mmap threshold to
 # 4 MiB), then ask for 3 MiB and print whether it was mapped (1) or taken from the heap (0).
@@ -67,3 +72,29 @@ def test_the_worker_collects_the_young_generation_less_often() -> None:
     )
     # CPython's default collects after 700 allocations; the worker's setting far later
     assert int(result.stdout) > 50_000
+
+
+def test_collect_in_full_every_collects_the_oldest_generation_on_its_clock() -> None:
+    full_collections: list[int] = []
+
+    def count(phase: str, info: dict[str, int]) -> None:
+        if phase == "start" and info["generation"] == 2:
+            full_collections.append(1)
+
+    async def ticks_until(collections: int, timeout_s: float) -> None:
+        clock = asyncio.create_task(collect_in_full_every(interval_s=0.01))
+        try:
+            async with asyncio.timeout(timeout_s):
+                while len(full_collections) < collections:
+                    await asyncio.sleep(0.01)
+        finally:
+            clock.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await clock
+
+    gc.callbacks.append(count)
+    try:
+        # a sleeping loop allocates next to nothing: the thresholds alone would not get there
+        asyncio.run(ticks_until(collections=5, timeout_s=30.0))
+    finally:
+        gc.callbacks.remove(count)
