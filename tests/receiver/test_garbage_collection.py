@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import gc
-import socket
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
 from receiver.app import kafka_app
+from smsradar.broker import free_port
 from smsradar.heap import GC_THRESHOLDS, collect_in_full_every
 from smsradar.settings import Settings
 
@@ -44,19 +44,12 @@ def test_serve_freezes_the_start_up_heap_and_collects_less_often(tmp_path: Path)
     assert frozen > 50_000
 
 
-def _unused_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
 def test_the_apps_lifespan_runs_full_collections_until_it_stops(tmp_path: Path) -> None:
     settings = Settings(
         _env_file=None,
         data_dir=tmp_path,
         # no broker there: the publisher goes on trying in the background, as in production
-        kafka_bootstrap=f"127.0.0.1:{_unused_port()}",
+        kafka_bootstrap=f"127.0.0.1:{free_port()}",
         publish_timeout_s=0.2,
     )
     app = kafka_app(settings)
