@@ -18,6 +18,7 @@ import asyncio
 import errno
 import fcntl
 import logging
+import math
 import os
 import signal
 import threading
@@ -125,20 +126,30 @@ class Sink:
             await producer.stop()
 
     async def _consume(self, consumer: AIOKafkaConsumer, producer: Any) -> None:
+        """Fetch and flush: a flush starts every ``sink_flush_interval_s``.
+
+        The wait for records ends when the next flush is due (on a full disk, when the next
+        write is tried), so a row read waits one interval at most, and then the write. A
+        wait of a whole interval from each fetch let records arriving a little less than
+        an interval apart put a flush off by up to another interval, and counting from the
+        end of a flush added its write to every interval.
+        """
         interval = self.settings.sink_flush_interval_s
-        flushed_at = time.monotonic()
+        flush_due_at = time.monotonic() + interval
         while not self.stopping.is_set():
-            records = await consumer.getmany(timeout_ms=int(interval * 1000))
+            # at most an interval: a stop is noticed between fetches, even on a full disk
+            wait_s = min(interval, max(flush_due_at, self.retry_write_at) - time.monotonic())
+            records = await consumer.getmany(timeout_ms=max(0, math.ceil(wait_s * 1000)))
             for tp, messages in records.items():
                 for message in messages:
                     await self._add(tp, message, producer)
             pending = sum(len(b.rows) for b in self.batches.values())
             now = time.monotonic()
             if now >= self.retry_write_at and (
-                now - flushed_at >= interval or pending >= self.settings.sink_max_batch_rows
+                now >= flush_due_at or pending >= self.settings.sink_max_batch_rows
             ):
+                flush_due_at = now + interval
                 await self._flush(consumer)
-                flushed_at = time.monotonic()
 
     async def _add(self, tp: TopicPartition, message: Any, producer: Any) -> None:
         relation = self.relations[tp.topic]
