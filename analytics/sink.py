@@ -37,7 +37,7 @@ from analytics.compactor import CompactionPolicy, Compactor, CompactorThread
 from analytics.relations import RELATIONS, Relation
 from analytics.store import SegmentName, Store
 from smsradar.eventloop import use_uvloop
-from smsradar.heap import return_big_blocks_to_the_os
+from smsradar.heap import freeze_the_start_up_heap, return_big_blocks_to_the_os
 from smsradar.kafka import client_options, ensure_topics, make_producer
 from smsradar.logs import loggable_reason
 from smsradar.settings import Settings
@@ -297,6 +297,7 @@ def run_sink(settings: Settings) -> None:
     return_big_blocks_to_the_os()
     use_uvloop()
     with sink_resources(settings) as sink:
+        freeze_the_start_up_heap()
         asyncio.run(_run_until_signalled(sink))
 
 

@@ -52,6 +52,17 @@ def collect_garbage_less_often() -> None:
     gc.set_threshold(*GC_THRESHOLDS)
 
 
+def freeze_the_start_up_heap() -> None:
+    """Keep every object alive now out of all later collections (``gc.freeze``).
+
+    What a process imports and builds at start-up (libraries, models, validators, the app)
+    lives as long as it does, and each full collection walked all of it: up to 52 ms in
+    the receiver, 134 ms in the worker (its once-a-minute clock) and 94 ms in the sink,
+    in a bench run. Frozen, a full collection walks only what was made since.
+    """
+    gc.freeze()
+
+
 async def collect_in_full_every(interval_s: float = FULL_COLLECTION_INTERVAL_S) -> None:
     """A full collection every ``interval_s`` seconds, until cancelled.
 

@@ -13,6 +13,7 @@ from smsradar.eventloop import use_uvloop
 from smsradar.heap import (
     FULL_COLLECTION_INTERVAL_S,
     collect_garbage_less_often,
+    freeze_the_start_up_heap,
     return_big_blocks_to_the_os,
 )
 from smsradar.kafka import ensure_topics, raw_body_topic_config
@@ -72,6 +73,7 @@ def run_worker(settings: Settings) -> None:
         )
     app = create_app(settings)
     collect_old_garbage_periodically(app)
+    freeze_the_start_up_heap()
     faust_worker(app, settings).execute_from_commandline()
 
 

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import gc
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -14,34 +12,24 @@ from receiver.app import kafka_app
 from smsradar.broker import free_port
 from smsradar.heap import GC_THRESHOLDS, collect_in_full_every
 from smsradar.settings import Settings
+from tests.support.heap import heap_at_serving
 
-# In a fresh interpreter: what serve() leaves set when uvicorn would start serving.
 SERVE_PROBE = """
-import gc, sys
+import sys
 import uvicorn
 from receiver.server import serve
 from smsradar.settings import Settings
 
-def report(server, sockets=None):
-    print(*gc.get_threshold(), gc.get_freeze_count())
-
-uvicorn.Server.run = report
+uvicorn.Server.run = report_gc
 serve(Settings(_env_file=None, data_dir=sys.argv[1]))
 """
 
 
 def test_serve_freezes_the_start_up_heap_and_collects_less_often(tmp_path: Path) -> None:
-    result = subprocess.run(
-        [sys.executable, "-c", SERVE_PROBE, str(tmp_path)],
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=60,
-    )
-    *thresholds, frozen = (int(word) for word in result.stdout.split())
-    assert tuple(thresholds) == GC_THRESHOLDS
+    heap = heap_at_serving(SERVE_PROBE, tmp_path)
+    assert heap.thresholds == GC_THRESHOLDS
     # the imported libraries and the built app: hundreds of thousands of objects
-    assert frozen > 50_000
+    assert heap.frozen > 50_000
 
 
 def test_the_apps_lifespan_runs_full_collections_until_it_stops(tmp_path: Path) -> None:
