@@ -35,13 +35,11 @@ def serve(settings: Settings) -> None:
         # app's (408).
         timeout_keep_alive=KEEP_ALIVE_S,
     )
-    # A full collection walked everything the receiver had imported and built (the
-    # adapters' models, their validators, the libraries), stalling every request in flight:
-    # in a `bench --only receiver` run, 12-19 of them, up to 52 ms each, and 0.9-1.3 s of
-    # collections in all. What start-up made lives as long as the process: frozen, no
-    # collection walks it. Young collections come less often, as in the worker, and the
-    # app's lifespan collects in full on a clock (receiver.app.kafka_app). Then: 113
-    # collections, 0.03 s, the longest 3 ms; throughput 0.34 -> 0.39 of the no-op's.
+    # Full collections stalled every request in flight: in a `bench --only receiver` run,
+    # 12-19 of them, up to 52 ms each, 0.9-1.3 s in all. Young collections come less often,
+    # as in the worker, the start-up heap is frozen (why: smsradar.heap), and the app's
+    # lifespan collects in full on a clock (receiver.app.kafka_app). Then: 113 collections,
+    # 0.03 s, the longest 3 ms; throughput 0.34 -> 0.39 of the no-op's.
     collect_garbage_less_often()
     freeze_the_start_up_heap()
     uvicorn.Server(config).run()
