@@ -89,6 +89,9 @@ def up(
     Starts the embedded broker (unless SMSRADAR_KAFKA_BOOTSTRAP is set), the receiver,
     a stream worker, the sink and the dashboard, and prints the receiver's and the
     dashboard's URLs.
+
+    The embedded broker keeps every record in memory, and its memory and CPU grow with
+    them: fine for an hour or two of demo traffic (README, Deploying on Apache Kafka).
     """
     from smsradar.up import run_up
 
@@ -349,7 +352,11 @@ def sql(settings: Settings, query: str, fmt: str) -> None:
     "--port", type=int, default=None, help="Port [default SMSRADAR_EMBEDDED_BROKER_PORT, 19092]."
 )
 def broker(settings: Settings, port: int | None) -> None:
-    """Run the embedded Kafka-compatible broker (Tansu, memory only) until Ctrl-C."""
+    """Run the embedded Kafka-compatible broker (Tansu, memory only) until Ctrl-C.
+
+    It keeps every record (no retention), and its memory and CPU grow with them: for a
+    laptop, a demo and the tests (README, Deploying on Apache Kafka).
+    """
     from smsradar.broker import EmbeddedBroker
 
     embedded = EmbeddedBroker(port=settings.embedded_broker_port if port is None else port)
